@@ -1,0 +1,38 @@
+# Two commands set everything up on a fresh machine: `make bench` and `make test`.
+PYTHON_BOOT ?= python3.11
+VENV ?= .venv
+PY := $(VENV)/bin/python
+# CPU wheel by default; a GPU user overrides it, e.g. `make bench TORCH_SPEC='torch==2.13.0'`.
+TORCH_SPEC ?= torch==2.13.0
+STAMP := $(VENV)/.installed
+
+.PHONY: bench bench-quick report test lint clean-experiments
+
+$(PY):
+	$(PYTHON_BOOT) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+
+# Reinstall only when the project's metadata changes (the package itself is installed editable).
+$(STAMP): pyproject.toml | $(PY)
+	$(PY) -m pip install --quiet "$(TORCH_SPEC)"
+	$(PY) -m pip install --quiet -e ".[dev]"
+	touch $(STAMP)
+
+bench: $(STAMP)
+	$(PY) -m bench.run -m +study=relatedness
+	$(PY) -m bench.run -m +study=target_size
+	$(PY) -m bench.report
+
+bench-quick: $(STAMP)
+	$(PY) -m bench.run -m +study=relatedness +quick=true
+	$(PY) -m bench.run -m +study=target_size +quick=true
+	$(PY) -m bench.report
+
+report: $(STAMP)
+	$(PY) -m bench.report
+
+test: $(STAMP)
+	$(PY) -m pytest
+
+lint: $(STAMP)
+	$(PY) -m ruff check bench tests

@@ -1,0 +1,1 @@
+"""mtl-transfer-bench: single-task vs multi-task vs transfer learning, measured."""
