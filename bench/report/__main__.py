@@ -1,0 +1,26 @@
+"""``python -m bench.report``: turn experiments/ into reports/."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from bench.report.render import write_reports
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.report", description=__doc__)
+    parser.add_argument("--experiments", type=Path, default=Path("experiments"), help="folder of run records")
+    parser.add_argument("--out", type=Path, default=Path("reports"), help="where to write the report")
+    args = parser.parse_args(argv)
+    if not args.experiments.is_dir():
+        print(f"error: no experiments folder at {args.experiments}", file=sys.stderr)
+        return 1
+    index = write_reports(args.experiments, args.out)
+    print(f"report written: {index}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
