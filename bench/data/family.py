@@ -49,7 +49,7 @@ class Task:
         where = f"task {self.name!r}, split {split_name!r}"
         x, y = split.x, split.y
         if x.ndim < 2 or not x.is_floating_point():
-            raise FamilyError(f"{where}: inputs must be a float tensor [n, ...], got {x.dtype} of shape {tuple(x.shape)}")
+            raise FamilyError(f"{where}: inputs must be a float tensor [n, ...], got {x.dtype} {tuple(x.shape)}")
         if x.shape[0] == 0:
             raise FamilyError(f"{where}: split is empty")
         if y.shape[0] != x.shape[0]:

@@ -128,21 +128,29 @@ def _mean_pairwise_cosine(readouts: list[np.ndarray]) -> float:
     return float(np.mean(pairs)) if pairs else 1.0
 
 
+def _is_number(value) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _is_count(value, minimum: int) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= minimum
+
+
 def _check_knobs(kind, n_classes, n_tasks, input_dim, relatedness, imbalance, covariate_shift, label_noise,
                  n_train, target_size, n_val, n_test) -> None:
     checks = [
         ("kind", kind, kind in ("regression", "classification"), "'regression' or 'classification'"),
-        ("n_classes", n_classes, n_classes >= 2, "an integer >= 2"),
-        ("n_tasks", n_tasks, n_tasks >= 1, "an integer >= 1"),
-        ("input_dim", input_dim, input_dim >= 1, "an integer >= 1"),
-        ("relatedness", relatedness, 0.0 <= relatedness <= 1.0, "a number in [0, 1]"),
-        ("imbalance", imbalance, imbalance >= 1.0, "a ratio >= 1 (largest / smallest train size)"),
-        ("covariate_shift", covariate_shift, covariate_shift >= 0.0, "a number >= 0"),
-        ("label_noise", label_noise, label_noise >= 0.0, "a number >= 0"),
-        ("n_train", n_train, n_train >= 2, "an integer >= 2"),
-        ("target_size", target_size, target_size is None or target_size >= 2, "null or an integer >= 2"),
-        ("n_val", n_val, n_val >= 1, "an integer >= 1"),
-        ("n_test", n_test, n_test >= 1, "an integer >= 1"),
+        ("n_classes", n_classes, _is_count(n_classes, 2), "an integer >= 2"),
+        ("n_tasks", n_tasks, _is_count(n_tasks, 1), "an integer >= 1"),
+        ("input_dim", input_dim, _is_count(input_dim, 1), "an integer >= 1"),
+        ("relatedness", relatedness, _is_number(relatedness) and 0 <= relatedness <= 1, "a number in [0, 1]"),
+        ("imbalance", imbalance, _is_number(imbalance) and imbalance >= 1, "a ratio >= 1 (largest / smallest)"),
+        ("covariate_shift", covariate_shift, _is_number(covariate_shift) and covariate_shift >= 0, "a number >= 0"),
+        ("label_noise", label_noise, _is_number(label_noise) and label_noise >= 0, "a number >= 0"),
+        ("n_train", n_train, _is_count(n_train, 2), "an integer >= 2"),
+        ("target_size", target_size, target_size is None or _is_count(target_size, 2), "null or an integer >= 2"),
+        ("n_val", n_val, _is_count(n_val, 1), "an integer >= 1"),
+        ("n_test", n_test, _is_count(n_test, 1), "an integer >= 1"),
     ]
     for name, value, ok, expected in checks:
         if not ok:

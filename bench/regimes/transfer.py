@@ -7,8 +7,7 @@ import copy
 import torch
 
 from bench.data.family import FamilyError, Split, Task, TaskFamily
-from bench.regimes.joint import BackboneFactory, task_results, train_jointly
-from bench.regimes.module import FamilyModule
+from bench.regimes.joint import BackboneFactory, build_module, task_results, train_jointly
 from bench.regimes.training import Training
 
 STRATEGIES = ("full", "linear_probe")
@@ -39,15 +38,8 @@ class Transfer:
         sources = (pool_tasks(family.sources),) if self.pretrain == "pooled" else family.sources
         pretrained, pretrain_info = train_jointly(sources, backbone, training, seed, shared=True)
 
-        torch.manual_seed(seed + 1)  # the target head's initialisation, distinct from the pretraining draw
-        module = FamilyModule(
-            (family.target,),
-            copy.deepcopy(pretrained.backbone),
-            shared=True,
-            lr=training.lr,
-            weight_decay=training.weight_decay,
-            train_backbone=self.strategy == "full",
-        )
+        module = build_module((family.target,), copy.deepcopy(pretrained.backbone), training, seed, shared=True,
+                              train_backbone=self.strategy == "full")
         adapt_info = training.fit(module, seed)
         return task_results(module), {"pretrain": pretrain_info, "adapt": adapt_info}
 

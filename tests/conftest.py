@@ -1,0 +1,33 @@
+"""Shared fixtures: tiny families and a fast training budget so the suite stays quick on 2 cores."""
+
+from __future__ import annotations
+
+import functools
+
+import pytest
+import torch
+
+from bench.data import make_synthetic
+from bench.models import MLPBackbone
+from bench.regimes.training import Training, quiet_lightning
+
+
+@pytest.fixture(autouse=True)
+def _one_thread_quiet():
+    torch.set_num_threads(1)
+    quiet_lightning()
+
+
+@pytest.fixture
+def fast_training() -> Training:
+    return Training(max_steps=120, eval_every=20, patience=3, batch_size=16)
+
+
+@pytest.fixture
+def small_backbone():
+    return functools.partial(MLPBackbone, width=16, depth=1)
+
+
+def tiny_family(kind: str = "regression", seed: int = 0, **knobs):
+    base = dict(n_tasks=3, input_dim=6, n_train=24, n_val=32, n_test=64)
+    return make_synthetic(seed, kind=kind, **{**base, **knobs})
