@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 TORCH_SPEC ?= torch==2.13.0
 STAMP := $(VENV)/.installed
 
-.PHONY: bench bench-quick report test lint clean-experiments
+.PHONY: bench bench-quick report test lint
 
 $(PY):
 	$(PYTHON_BOOT) -m venv $(VENV)
@@ -23,9 +23,10 @@ bench: $(STAMP)
 	$(PY) -m bench.run -m +study=target_size
 	$(PY) -m bench.report
 
+# One seed on three knob values per study: a smoke run of the whole pipeline, not evidence.
 bench-quick: $(STAMP)
-	$(PY) -m bench.run -m +study=relatedness +quick=true
-	$(PY) -m bench.run -m +study=target_size +quick=true
+	$(PY) -m bench.run -m +study=relatedness seed=0 data.relatedness=0.0,0.5,1.0
+	$(PY) -m bench.run -m +study=target_size seed=0 data.target_size=8,64,256
 	$(PY) -m bench.report
 
 report: $(STAMP)
