@@ -1,38 +1,124 @@
-"""Figures: they draw what aggregate.py computed, nothing else."""
+"""Figures: they draw what aggregate.py and paired.py computed, nothing else. Each is saved as PNG and SVG."""
 
 from __future__ import annotations
 
+import zlib
 from pathlib import Path
 
 import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
+from matplotlib.colors import to_rgba  # noqa: E402
 
-REGIME_COLORS = {"stl": "#4c72b0", "mtl": "#dd8452", "tl-full": "#55a868", "tl-linear_probe": "#c44e52"}
+# One colour per arm in every figure; arms not listed (e.g. MTL weighting variants) get a stable pick below.
+ARM_COLORS = {"stl": "#4c72b0", "mtl": "#dd8452", "tl-full": "#55a868", "tl-linear_probe": "#c44e52"}
+_EXTRA_COLORS = ("#8172b3", "#937860", "#da8bc3", "#8c8c8c", "#ccb974", "#64b5cd", "#2f4f4f", "#b8860b")
+TIE_COLOR = "#e6e6e6"
+
+plt.rcParams.update({"font.size": 11, "axes.titlesize": 12, "axes.labelsize": 11, "legend.fontsize": 10,
+                     "svg.fonttype": "none", "figure.dpi": 110})
 
 
-def regime_color(label: str) -> str | None:
-    return REGIME_COLORS.get(label)
+def arm_color(arm: str) -> str:
+    """The arm's colour: fixed for the four regimes, a hash-stable pick for anything else."""
+    return ARM_COLORS.get(arm) or _EXTRA_COLORS[zlib.crc32(arm.encode()) % len(_EXTRA_COLORS)]
 
 
-def plot_metric_vs_knob(summary: pd.DataFrame, knob: str, title: str, path: Path, log_x: bool = False) -> Path:
-    """One line per regime with its 95% CI band."""
-    fig, ax = plt.subplots(figsize=(6.4, 4.2), dpi=120)
-    for label, rows in summary.groupby("label", sort=True):
-        rows = rows.sort_values(knob)
-        color = regime_color(label)
-        ax.plot(rows[knob], rows["mean"], marker="o", label=label, color=color)
-        ax.fill_between(rows[knob], rows["ci_low"], rows["ci_high"], alpha=0.2, color=color)
-    if log_x:
-        ax.set_xscale("log", base=2)
-    ax.set_xlabel(knob)
-    ax.set_ylabel(f"target task test {summary['metric'].iloc[0]}")
-    ax.set_title(title)
-    ax.grid(alpha=0.3)
-    ax.legend(title="regime")
-    fig.tight_layout()
-    fig.savefig(path)
+def _save(fig: plt.Figure, stem: Path, tight: bool = True) -> Path:
+    stem.parent.mkdir(parents=True, exist_ok=True)
+    if tight:
+        fig.tight_layout()
+    fig.savefig(stem.with_suffix(".png"), dpi=130)
+    fig.savefig(stem.with_suffix(".svg"))
     plt.close(fig)
-    return path
+    return stem.with_suffix(".png")
+
+
+def use_log_x(values: pd.Series) -> bool:
+    """Sizes and ratios spanning a factor of 8 or more read better on a log axis."""
+    values = values.astype(float)
+    return bool((values > 0).all() and values.max() / values.min() >= 8)
+
+
+def plot_lines(table: pd.DataFrame, x: str, facet: str | None, ylabel: str, title: str, stem: Path,
+               zero_line: bool = False) -> Path:
+    """One line per arm with its 95% CI band against ``x``; one panel per value of ``facet`` if given.
+
+    ``table`` has columns arm, x, [facet], mean, ci_low, ci_high (as from summarize or summarize_differences).
+    """
+    panels = sorted(table[facet].unique()) if facet else [None]
+    fig, axes = plt.subplots(1, len(panels), figsize=(1.2 + 4.6 * len(panels), 4.2), sharey=True, squeeze=False)
+    for ax, value in zip(axes[0], panels, strict=True):
+        rows = table if facet is None else table[table[facet] == value]
+        for arm, line in rows.groupby("arm", sort=True):
+            line = line.sort_values(x)
+            color = arm_color(arm)
+            ax.plot(line[x], line["mean"], marker="o", label=arm, color=color, linewidth=2)
+            ax.fill_between(line[x], line["ci_low"], line["ci_high"], alpha=0.18, color=color, linewidth=0)
+        if zero_line:
+            ax.axhline(0, color="black", linewidth=1, linestyle="--")
+        if use_log_x(table[x]):
+            ax.set_xscale("log", base=2)
+            ax.set_xticks(sorted(table[x].unique()), [f"{v:g}" for v in sorted(table[x].unique())])
+        ax.set_xlabel(x)
+        ax.grid(alpha=0.3)
+        if facet:
+            ax.set_title(f"{facet} = {value:g}" if isinstance(value, float | int) else f"{facet} = {value}")
+    axes[0][0].set_ylabel(ylabel)
+    axes[0][-1].legend(title="arm", loc="upper left", bbox_to_anchor=(1.02, 1.0), frameon=False)
+    fig.suptitle(title, fontsize=12)
+    return _save(fig, stem)
+
+
+def plot_regime_map(cells: pd.DataFrame, x: str, y: str, title: str, stem: Path) -> Path:
+    """Heat-map over two knobs: each cell coloured and named by its significant winner, grey for a tie."""
+    xs, ys = sorted(cells[x].unique()), sorted(cells[y].unique())
+    image = np.ones((len(ys), len(xs), 4))
+    fig, ax = plt.subplots(figsize=(1.8 + 1.5 * len(xs), 1.2 + 1.0 * len(ys)))
+    for row in cells.itertuples(index=False):
+        i, j = ys.index(getattr(row, y)), xs.index(getattr(row, x))
+        tie = row.winner == "tie"
+        image[i, j] = to_rgba(TIE_COLOR if tie else arm_color(row.winner), alpha=1.0 if tie else 0.75)
+        text = f"tie\n(best: {row.best})" if tie else f"{row.winner}\n+{row.margin:.3f}"
+        ax.text(j, i, text, ha="center", va="center", fontsize=9, fontweight="normal" if tie else "bold")
+    ax.imshow(image, origin="lower", aspect="auto")
+    ax.set_xticks(range(len(xs)), [f"{v:g}" for v in xs])
+    ax.set_yticks(range(len(ys)), [f"{v:g}" for v in ys])
+    ax.set_xlabel(x)
+    ax.set_ylabel(y)
+    ax.set_title(title)
+    return _save(fig, stem)
+
+
+def plot_cd_diagram(result: dict, title: str, stem: Path) -> Path:
+    """Critical-difference diagram (Demšar 2006): mean ranks on an axis, bars join arms within the CD."""
+    order = np.argsort(result["ranks"])
+    ranks, arms = np.array(result["ranks"])[order], [result["arms"][i] for i in order]
+    k, cd = len(arms), result["cd"]
+    half = (k + 1) // 2
+    fig, ax = plt.subplots(figsize=(9, 1.9 + 0.35 * half))
+    fig.subplots_adjust(left=0.3, right=0.7, top=0.72, bottom=0.04)
+    ax.set_xlim(k, 1)  # rank 1 (best) on the right, as in Demšar's figures
+    ax.set_ylim(-0.5 * (half + 0.6), 0.6)
+    ax.axis("off")
+    ax.hlines(0, 1, k, color="black")
+    for tick in range(1, k + 1):
+        ax.vlines(tick, 0, 0.08, color="black")
+        ax.text(tick, 0.12, str(tick), ha="center", va="bottom")
+    ax.hlines(0.45, k, k - cd, color="black", linewidth=2, clip_on=False)
+    ax.text(k - cd / 2, 0.5, f"CD = {cd:.2f}", ha="center", va="bottom")
+    for index, (rank, arm) in enumerate(zip(ranks, arms, strict=True)):
+        best_half = index < half  # the better half is labelled on the right, the rest on the left
+        level = -0.5 * ((index if best_half else k - 1 - index) + 1)
+        end = 1 if best_half else k
+        ax.plot([rank, rank, end], [0, level, level], color=arm_color(arm), linewidth=1.5, clip_on=False)
+        ax.text(end, level, f"  {arm} ({rank:.2f})  ", ha="left" if best_half else "right", va="center",
+                color=arm_color(arm), fontweight="bold", clip_on=False)
+    for depth, (first, last) in enumerate(result["groups"]):
+        ax.hlines(-0.12 - 0.1 * depth, ranks[first] - 0.03, ranks[last] + 0.03, color="black", linewidth=3)
+    fig.suptitle(f"{title}: mean rank (1 = best)\nFriedman p = {result['p']:.3g} over {result['n_blocks']} blocks",
+                 fontsize=11)
+    return _save(fig, stem, tight=False)

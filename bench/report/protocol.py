@@ -1,0 +1,53 @@
+"""What a reader needs to trust the numbers: seeds, budgets, fixed settings and software, from the records."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+
+import pandas as pd
+
+SELECTION = ("Every arm uses the same backbone, optimiser, step budget and early stopping; the state kept is "
+             "the one with the best validation loss, and the test split is evaluated once, at that state.")
+
+
+def _distinct(values: list) -> list:
+    """Distinct JSON-able values in first-seen order, so that a setting shared by every run prints once."""
+    seen: dict[str, object] = {}
+    for value in values:
+        seen.setdefault(json.dumps(value, sort_keys=True, default=str), value)
+    return list(seen.values())
+
+
+def _settings(section: dict, skip: set[str]) -> str:
+    return ", ".join(f"{k}={v}" for k, v in section.items() if k not in skip and not k.startswith("_"))
+
+
+def study_protocol(records: list[dict], knobs: list[str]) -> dict[str, str]:
+    """Seeds, run counts, budget, model and the data settings held fixed, each as one line of text."""
+    ok = [r for r in records if r.get("status") == "ok"]
+    configs = [r.get("config", {}) for r in records]
+    seeds = sorted({r["seed"] for r in records})
+    protocol = {
+        "seeds": f"{len(seeds)} paired seeds: {', '.join(map(str, seeds))}",
+        "runs": f"{len(records)} runs: {len(ok)} ok, {len(records) - len(ok)} failed",
+        "varied": ", ".join(f"`{k}`" for k in knobs) or "nothing",
+    }
+    for section, label, skip in (("trainer", "budget", {"progress_bar"}), ("model", "model", set()),
+                                 ("data", "fixed data settings", set(knobs))):
+        values = _distinct([{k: v for k, v in c.get(section, {}).items() if k not in skip} for c in configs])
+        protocol[label] = " | ".join(_settings(v, set()) for v in values) or "not recorded"
+    protocol["selection"] = SELECTION
+    return protocol
+
+
+def software_versions(records: list[dict]) -> pd.DataFrame:
+    """Each package's version(s) over the records, with how many runs used each."""
+    counts: dict[str, Counter] = {}
+    for record in records:
+        for package, version in record.get("versions", {}).items():
+            counts.setdefault(package, Counter())[version] += 1
+    rows = [{"package": package, "version": ", ".join(f"{v} ({n} runs)" if len(found) > 1 else v
+                                                       for v, n in sorted(found.items()))}
+            for package, found in sorted(counts.items())]
+    return pd.DataFrame(rows, columns=["package", "version"])

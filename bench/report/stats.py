@@ -1,0 +1,116 @@
+"""Statistics as pure functions of arrays: no DataFrames, no plotting (after rliable).
+
+Every interval is a 95% percentile bootstrap over seeds, drawn from a fixed generator so that a report
+rebuilt from the same records prints the same numbers.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from scipy import stats
+
+LEVEL = 0.95
+N_BOOTSTRAP = 4000
+BOOTSTRAP_SEED = 20240601
+
+
+def bootstrap_ci(values, level: float = LEVEL, n_boot: int = N_BOOTSTRAP, seed: int = BOOTSTRAP_SEED,
+                 statistic=np.mean) -> tuple[float, float]:
+    """Percentile bootstrap interval of ``statistic`` over the first axis (resampling seeds).
+
+    ``values`` is ``[n]`` or ``[n, ...]`` (rows are seeds; ``statistic`` must reduce along axis 1 of
+    ``[n_boot, n, ...]``). Fewer than two values give no interval (NaN, NaN).
+    """
+    values = np.asarray(values, dtype=float)
+    if len(values) < 2:
+        return float("nan"), float("nan")
+    rows = np.random.default_rng(seed).integers(0, len(values), size=(n_boot, len(values)))
+    draws = statistic(values[rows], axis=1)
+    alpha = (1 - level) / 2
+    low, high = np.quantile(draws, [alpha, 1 - alpha])
+    return float(low), float(high)
+
+
+def wilcoxon_p(differences) -> float:
+    """Two-sided Wilcoxon signed-rank p-value of paired differences (exact for small n without ties).
+
+    Zero differences are dropped (Wilcoxon's convention); with nothing left there is no test (NaN).
+    """
+    differences = np.asarray(differences, dtype=float)
+    differences = differences[differences != 0]
+    if len(differences) == 0:
+        return float("nan")
+    return float(stats.wilcoxon(differences).pvalue)
+
+
+def holm(p_values) -> np.ndarray:
+    """Holm (1979) step-down adjusted p-values; NaN entries stay NaN and do not count in the family."""
+    p_values = np.asarray(p_values, dtype=float)
+    adjusted = np.full_like(p_values, np.nan)
+    present = np.flatnonzero(~np.isnan(p_values))
+    order = present[np.argsort(p_values[present], kind="stable")]
+    running = 0.0
+    for rank, index in enumerate(order):
+        running = max(running, (len(order) - rank) * p_values[index])
+        adjusted[index] = min(1.0, running)
+    return adjusted
+
+
+def relative_change(value, baseline, higher_is_better) -> np.ndarray:
+    """``100 * (value - baseline) / |baseline|``, sign flipped for lower-is-better metrics: positive is better.
+
+    ``higher_is_better`` is a bool or an array of them, one per value.
+    """
+    value, baseline = np.asarray(value, dtype=float), np.asarray(baseline, dtype=float)
+    sign = np.where(higher_is_better, 1.0, -1.0)
+    return 100.0 * sign * (value - baseline) / np.abs(baseline)
+
+
+def slope(x, y) -> float:
+    """Least-squares slope of ``y`` on ``x``; NaN when ``x`` takes fewer than two values."""
+    x, y = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
+    if len(np.unique(x)) < 2:
+        return float("nan")
+    centred = x - x.mean()
+    return float(centred @ (y - y.mean()) / (centred @ centred))
+
+
+def average_ranks(scores) -> np.ndarray:
+    """Mean rank of each column over the rows of ``scores[block, method]``; rank 1 is the highest score."""
+    scores = np.asarray(scores, dtype=float)
+    return stats.rankdata(-scores, axis=1).mean(axis=0)
+
+
+def friedman_p(scores) -> float:
+    """Friedman test p-value over ``scores[block, method]`` (needs three methods and two blocks)."""
+    scores = np.asarray(scores, dtype=float)
+    if scores.ndim != 2 or scores.shape[1] < 3 or scores.shape[0] < 2:
+        return float("nan")
+    if np.all(scores == scores[:, :1]):
+        return 1.0
+    return float(stats.friedmanchisquare(*scores.T).pvalue)
+
+
+def nemenyi_cd(n_methods: int, n_blocks: int, alpha: float = 0.05) -> float:
+    """Critical difference of mean ranks (Demšar 2006, eq. for the Nemenyi test): q_alpha sqrt(k(k+1)/6N)."""
+    q_alpha = stats.studentized_range.ppf(1 - alpha, n_methods, np.inf) / math.sqrt(2)
+    return float(q_alpha * math.sqrt(n_methods * (n_methods + 1) / (6 * n_blocks)))
+
+
+def cd_groups(ranks, cd: float) -> list[tuple[int, int]]:
+    """Maximal runs ``(first, last)`` of methods, in rank order, whose ranks differ by less than ``cd``.
+
+    Indices refer to ``np.sort(ranks)``; single methods are not groups. These are the bars of a
+    critical-difference diagram: methods joined by a bar are not significantly different.
+    """
+    ordered = np.sort(np.asarray(ranks, dtype=float))
+    groups: list[tuple[int, int]] = []
+    for first in range(len(ordered)):
+        last = first
+        while last + 1 < len(ordered) and ordered[last + 1] - ordered[first] < cd:
+            last += 1
+        if last > first and not any(a <= first and last <= b for a, b in groups):
+            groups.append((first, last))
+    return groups
