@@ -11,12 +11,10 @@ from __future__ import annotations
 
 import copy
 import logging
-import warnings
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-import pytorch_lightning as pl
 import torch
 
 from bench.data.family import Task
@@ -27,7 +25,8 @@ class TaskBatches:
     """Endless per-task shuffled streams, cut into ``steps`` batches of ``[T, B, ...]`` inputs.
 
     Each task has its own generator, seeded by the run's seed and the task's name, so a task's batches
-    do not depend on which other tasks it is trained with. A task with fewer than ``batch_size`` examples repeats them within a batch.
+    do not depend on which other tasks it is trained with. A task with fewer than ``batch_size``
+    examples repeats them within a batch.
     """
 
     def __init__(self, tasks: tuple[Task, ...], batch_size: int, steps: int, seed: int) -> None:
@@ -54,34 +53,34 @@ class TaskBatches:
             yield xs, ys
 
 
-class SelectBest(pl.Callback):
+class SelectBest:
     """Early stopping with model selection on validation loss, per selection group, kept in memory."""
 
-    def __init__(self, patience: int) -> None:
+    def __init__(self, module: FamilyModule, patience: int) -> None:
         self.patience = patience
+        self.groups = module.selection_groups()
+        self.best = [float("inf")] * len(self.groups)
+        self.states: list[dict[str, torch.Tensor] | None] = [None] * len(self.groups)
+        self.waits = [0] * len(self.groups)
+        self.stopped = [False] * len(self.groups)
+        self.best_steps = [0] * len(self.groups)
 
-    def on_train_start(self, trainer: pl.Trainer, module: FamilyModule) -> None:
-        groups = module.selection_groups()
-        self.groups = groups
-        self.best = [float("inf")] * len(groups)
-        self.states: list[dict[str, torch.Tensor] | None] = [None] * len(groups)
-        self.waits = [0] * len(groups)
-        self.stopped = [False] * len(groups)
-        self.best_steps = [0] * len(groups)
-
-    def on_train_epoch_end(self, trainer: pl.Trainer, module: FamilyModule) -> None:
+    def update(self, module: FamilyModule, step: int) -> bool:
+        """Score the module on validation after ``step`` steps; True once every group has stopped."""
         losses = [metrics["loss"] for metrics in module.evaluate("val")]
+        snapshot = None  # one copy of the state serves every group that improved at this step
         for g, group in enumerate(self.groups):
             if self.stopped[g]:
                 continue
             score = sum(losses[t] for t in group) / len(group)
             if score < self.best[g]:
-                self.best[g], self.waits[g], self.best_steps[g] = score, 0, trainer.global_step
-                self.states[g] = copy.deepcopy(module.state_dict())
+                if snapshot is None:
+                    snapshot = copy.deepcopy(module.state_dict())
+                self.best[g], self.waits[g], self.best_steps[g], self.states[g] = score, 0, step, snapshot
             else:
                 self.waits[g] += 1
                 self.stopped[g] = self.waits[g] >= self.patience
-        trainer.should_stop = all(self.stopped)
+        return all(self.stopped)
 
     def restore_best(self, module: FamilyModule) -> None:
         for group, state in zip(self.groups, self.states, strict=True):
@@ -91,7 +90,12 @@ class SelectBest(pl.Callback):
 
 @dataclass
 class Training:
-    """Budget and optimiser, identical for every regime of a comparison."""
+    """Budget and optimiser, identical for every regime of a comparison.
+
+    ``fit`` drives the LightningModule's own hooks (``configure_optimizers``, ``training_step``) in a
+    plain loop rather than through ``pl.Trainer``: at this scale (a small MLP, in-memory batches) the
+    Trainer's per-step hooks cost about as much as the step itself (``make perf`` measures the gap).
+    """
 
     max_steps: int = 1500
     eval_every: int = 50
@@ -108,29 +112,40 @@ class Training:
         if self.lr <= 0:
             raise ValueError(f"trainer.lr={self.lr!r} is invalid, expected a positive number")
 
+    @property
+    def steps(self) -> int:
+        """The budget rounded down to whole validation periods (at least one)."""
+        return max(1, self.max_steps // self.eval_every) * self.eval_every
+
     def fit(self, module: FamilyModule, seed: int) -> dict[str, int]:
         """Train ``module`` in place and leave it at its selected state; returns when each group was selected."""
-        selector = SelectBest(self.patience)
-        trainer = pl.Trainer(
-            accelerator="cpu",
-            devices=1,
-            max_epochs=max(1, self.max_steps // self.eval_every),
-            limit_val_batches=0,
-            num_sanity_val_steps=0,
-            logger=False,
-            enable_checkpointing=False,
-            enable_model_summary=False,
-            enable_progress_bar=self.progress_bar,
-            log_every_n_steps=self.eval_every,
-            callbacks=[selector],
-        )
-        batches = TaskBatches(module.tasks, self.batch_size, self.eval_every, seed)
-        with warnings.catch_warnings():
-            warnings.filterwarnings("ignore", module="pytorch_lightning")
-            warnings.filterwarnings("ignore", module="lightning_fabric")
-            trainer.fit(module, train_dataloaders=batches)
+        selector = SelectBest(module, self.patience)
+        optimizer = module.configure_optimizers()
+        batches = iter(TaskBatches(module.tasks, self.batch_size, self.steps, seed))
+        bar = _progress_bar(self.steps) if self.progress_bar else None
+        module.train()
+        step = 0
+        while step < self.steps:
+            for _ in range(self.eval_every):
+                loss = module.training_step(next(batches), step)
+                optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                optimizer.step()
+                step += 1
+            if bar is not None:
+                bar.update(self.eval_every)
+            if selector.update(module, step):
+                break
+        if bar is not None:
+            bar.close()
         selector.restore_best(module)
-        return {"steps": trainer.global_step, "selected_steps": selector.best_steps}
+        return {"steps": step, "selected_steps": selector.best_steps}
+
+
+def _progress_bar(total: int):
+    from tqdm import tqdm  # only for a job run by hand with trainer.progress_bar=true
+
+    return tqdm(total=total, unit="step", leave=False)
 
 
 def quiet_lightning() -> None:
