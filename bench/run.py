@@ -103,11 +103,13 @@ def _in_multirun() -> bool:
 
 
 @hydra.main(version_base="1.3", config_path="../conf", config_name="config")
-def main(cfg: DictConfig) -> None:
+def main(cfg: DictConfig) -> dict:
+    """Returns the record: in a sweep, bench.sweep.SweepProgress reads its status from Hydra's job return."""
     record = run_job(cfg)
     if record["status"] == "failed" and not _in_multirun():
         print(f"error: {record['error']}", file=sys.stderr)
         sys.exit(1)
+    return record
 
 
 if __name__ == "__main__":

@@ -37,14 +37,21 @@ def is_done(study_dir: Path, rid: str) -> bool:
 
 
 def write_record(study_dir: Path, record: dict[str, Any]) -> Path:
-    """Write via a temp file in the same folder and an atomic rename: readers see all or nothing."""
+    """Write via a temp file in the same folder and an atomic rename: readers see all or nothing.
+
+    Temp files are hidden (``.<run_id>.*.tmp``) and never match ``*.json``, so readers ignore them; one
+    left by a writer that was killed is removed when its run writes again.
+    """
     if record.get("status") not in STATUSES:
         raise ValueError(f"record status must be one of {STATUSES}, got {record.get('status')!r}")
     study_dir = Path(study_dir)
     study_dir.mkdir(parents=True, exist_ok=True)
     target = record_path(study_dir, record["run_id"])
+    for stale in study_dir.glob(f".{record['run_id']}.*.tmp"):
+        stale.unlink(missing_ok=True)
     fd, tmp = tempfile.mkstemp(dir=study_dir, prefix=f".{record['run_id']}.", suffix=".tmp")
     try:
+        os.fchmod(fd, 0o644)  # mkstemp makes it private; records are results to share
         with os.fdopen(fd, "w") as handle:
             json.dump({"schema": SCHEMA_VERSION, **record}, handle, indent=1, default=str)
             handle.flush()
