@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from bench.report.__main__ import main
+from bench.report.study import build_study
 from bench.results import write_record
 
 ARMS = (("stl", None), ("mtl", None), ("tl", "full"), ("tl", "linear_probe"))
@@ -114,3 +115,18 @@ def test_regime_map_names_winners(report):
 def test_missing_experiments_folder_is_a_clear_error(tmp_path, capsys):
     assert main(["--experiments", str(tmp_path / "nope"), "--out", str(tmp_path / "out")]) == 1
     assert "nope" in capsys.readouterr().err
+
+
+def test_mtl_weighting_methods_become_arms_with_their_own_ranking(tmp_path):
+    records = []
+    for seed in range(3):
+        for x in (0.0, 1.0):
+            records.append(_record("w", "stl", None, seed, {"relatedness": x}, 0.5))
+            for offset, method in enumerate(("equal", "pcgrad", "mgda")):
+                record = _record("w", "mtl", None, seed, {"relatedness": x}, 0.6 + 0.05 * offset)
+                records.append({**record, "run_id": f"{record['run_id']}{method}", "weighting": method})
+    report = build_study("w", records, tmp_path / "w")
+    assert set(report.data.runs["arm"]) == {"stl", "mtl-equal", "mtl-pcgrad", "mtl-mgda"}
+    assert (tmp_path / "w" / "figures" / "cd_weighting.svg").exists()
+    ranks = (tmp_path / "w" / "tables" / "ranks_weighting.md").read_text()
+    assert ranks.index("mtl-mgda") < ranks.index("mtl-pcgrad") < ranks.index("mtl-equal")  # best first

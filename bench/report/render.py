@@ -19,8 +19,9 @@ from bench.results import load_records
 STATISTICS = [
     "Seeds are paired: one seed fixes the data draw and the initialisation for every arm of a condition, so "
     "arms are compared seed by seed (arm − STL) on the seeds both finished; tables say how many (n pairs).",
-    "Every interval is a 95% percentile bootstrap over seeds (4000 resamples, fixed generator). With 5 seeds "
-    "such intervals are narrow; a win on the edge deserves a second look with more seeds.",
+    "Every interval is a 95% bootstrap CI over seeds (4000 resamples, fixed generator), expanded for small "
+    "samples after Hesterberg (2015) so that 5 seeds still cover about 95%. A bootstrap interval cannot "
+    "reach beyond the observed seeds, so with fewer than 5 seeds treat it as optimistic.",
     "p-values are two-sided Wilcoxon signed-rank tests on the paired differences, Holm-adjusted over all the "
     "comparisons of one table.",
     "A failed or absent run is listed under Missing runs of its study and flagged (n=k/K ⚠) in the tables; "

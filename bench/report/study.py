@@ -56,7 +56,7 @@ def _wilcoxon_floor(n_pairs: pd.Series) -> str:
 
 
 def _paired_caption(what: str, summary: pd.DataFrame) -> str:
-    return (f"{what} Mean over seeds with a 95% percentile-bootstrap CI; only seeds where both arms finished "
+    return (f"{what} Mean over seeds with a 95% bootstrap CI; only seeds where both arms finished "
             f"enter (n pairs). p: two-sided Wilcoxon signed-rank test; Holm-adjusted over the {len(summary)} "
             f"comparisons of this table. {OUTCOME_RULE}{_wilcoxon_floor(summary['n_pairs'])}")
 
@@ -161,8 +161,8 @@ def _result_sections(study: StudyData, figures: Path, report: StudyReport) -> li
     scores_section = Section(f"Target-task {metric}")
     scores_section.tables.append(score_table(
         summary, keys, expected, "scores",
-        f"Mean over seeds of the target task's test {metric} (higher is better) with its 95% percentile-"
-        "bootstrap CI over seeds; n = seeds with a finished run (n=k/K ⚠: seeds missing, see Missing runs)."))
+        f"Mean over seeds of the target task's test {metric} (higher is better) with its 95% bootstrap "
+        "CI over seeds; n = seeds with a finished run (n=k/K ⚠: seeds missing, see Missing runs)."))
     scores_section.figures += _figures_by_knob(study, summary, f"target test {metric}", "score", figures,
                                                f"target {metric}", zero_line=False)
 
