@@ -94,7 +94,7 @@ def test_every_table_has_markdown_and_latex(report):
     assert names == {p.stem for p in tables.glob("*.tex")}
     assert "\\begin{tabular}" in (tables / "paired_target.tex").read_text()
     assert (report / "relatedness" / "tidy.csv").stat().st_size > 0
-    assert (report / "regime_map" / "figures" / "regime_map.svg").exists()
+    assert (report / "regime_map" / "regime_map.svg").exists()
 
 
 def test_missing_seed_is_flagged_not_averaged_away(report):
@@ -127,6 +127,6 @@ def test_mtl_weighting_methods_become_arms_with_their_own_ranking(tmp_path):
                 records.append({**record, "run_id": f"{record['run_id']}{method}", "weighting": method})
     report = build_study("w", records, tmp_path / "w")
     assert set(report.data.runs["arm"]) == {"stl", "mtl-equal", "mtl-pcgrad", "mtl-mgda"}
-    assert (tmp_path / "w" / "figures" / "cd_weighting.svg").exists()
+    assert (tmp_path / "w" / "cd_weighting.svg").exists()
     ranks = (tmp_path / "w" / "tables" / "ranks_weighting.md").read_text()
     assert ranks.index("mtl-mgda") < ranks.index("mtl-pcgrad") < ranks.index("mtl-equal")  # best first

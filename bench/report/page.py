@@ -66,7 +66,7 @@ def study_html(report: StudyReport, root: Path) -> str:
     protocol = "".join(f"<dt>{html.escape(k)}</dt><dd>{inline(v)}</dd>" for k, v in report.protocol.items())
     links = (f'<p>Files: <a href="{report.name}/README.md">README.md</a>, '
              f'<a href="{report.name}/tidy.csv">tidy.csv</a>, <a href="{report.name}/tables/">tables</a> '
-             f'(Markdown, LaTeX), <a href="{report.name}/figures/">figures</a> (PNG, SVG).</p>')
+             f'(Markdown, LaTeX); figures as PNG and SVG in <a href="{report.name}/">{report.name}/</a>.</p>')
     body = "\n".join(section_html(s, root) for s in report.sections)
     return (f'<section id="study-{report.name}"><h2>Study <code>{html.escape(report.name)}</code></h2>'
             f'<dl class="protocol">{protocol}</dl>{links}{body}</section>')

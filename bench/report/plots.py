@@ -39,8 +39,12 @@ def _save(fig: plt.Figure, stem: Path, tight: bool = True) -> Path:
 
 def use_log_x(values: pd.Series) -> bool:
     """Sizes and ratios spanning a factor of 8 or more read better on a log axis."""
-    values = values.astype(float)
-    return bool((values > 0).all() and values.max() / values.min() >= 8)
+    values = pd.to_numeric(values, errors="coerce")
+    return bool(values.notna().all() and (values > 0).all() and values.max() / values.min() >= 8)
+
+
+def _text(value) -> str:
+    return f"{value:g}" if isinstance(value, float | int) and not isinstance(value, bool) else str(value)
 
 
 def plot_lines(table: pd.DataFrame, x: str, facet: str | None, ylabel: str, title: str, stem: Path,
@@ -62,11 +66,11 @@ def plot_lines(table: pd.DataFrame, x: str, facet: str | None, ylabel: str, titl
             ax.axhline(0, color="black", linewidth=1, linestyle="--")
         if use_log_x(table[x]):
             ax.set_xscale("log", base=2)
-            ax.set_xticks(sorted(table[x].unique()), [f"{v:g}" for v in sorted(table[x].unique())])
+            ax.set_xticks(sorted(table[x].unique()), [_text(v) for v in sorted(table[x].unique())])
         ax.set_xlabel(x)
         ax.grid(alpha=0.3)
         if facet:
-            ax.set_title(f"{facet} = {value:g}" if isinstance(value, float | int) else f"{facet} = {value}")
+            ax.set_title(f"{facet} = {_text(value)}")
     axes[0][0].set_ylabel(ylabel)
     axes[0][-1].legend(title="arm", loc="upper left", bbox_to_anchor=(1.02, 1.0), frameon=False)
     fig.suptitle(title, fontsize=12)
@@ -85,8 +89,8 @@ def plot_regime_map(cells: pd.DataFrame, x: str, y: str, title: str, stem: Path)
         text = f"tie\n(best: {row.best})" if tie else f"{row.winner}\n+{row.margin:.3f}"
         ax.text(j, i, text, ha="center", va="center", fontsize=9, fontweight="normal" if tie else "bold")
     ax.imshow(image, origin="lower", aspect="auto")
-    ax.set_xticks(range(len(xs)), [f"{v:g}" for v in xs])
-    ax.set_yticks(range(len(ys)), [f"{v:g}" for v in ys])
+    ax.set_xticks(range(len(xs)), [_text(v) for v in xs])
+    ax.set_yticks(range(len(ys)), [_text(v) for v in ys])
     ax.set_xlabel(x)
     ax.set_ylabel(y)
     ax.set_title(title)

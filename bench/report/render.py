@@ -34,7 +34,7 @@ def study_markdown(report: StudyReport) -> str:
     lines += [f"- **{key}**: {value}" for key, value in report.protocol.items()]
     if (report.folder / "tidy.csv").exists():
         lines += ["", "Raw data: [tidy.csv](tidy.csv) (one row per run x task x split x metric). Tables in "
-                  "Markdown and LaTeX: [tables/](tables/); figures in PNG and SVG: [figures/](figures/)."]
+                  "Markdown and LaTeX: [tables/](tables/); each figure is here as PNG and SVG."]
     for section in report.sections:
         lines += ["", f"## {section.title}", ""]
         lines += [f"{text}\n" for text in section.text]

@@ -132,11 +132,15 @@ def _missing_section(study: StudyData) -> Section | None:
 def build_study(name: str, records: list[dict], folder: Path) -> StudyReport:
     """Compute, draw and write one study's tables (Markdown, LaTeX), figures (PNG, SVG) and tidy CSV."""
     study = study_data(name, records)
-    figures, tables = folder / "figures", folder / "tables"
+    figures, tables = folder, folder / "tables"  # figures beside the study's README.md, as before
     figures.mkdir(parents=True, exist_ok=True)
     report = StudyReport(name, folder, study, study_protocol(records, study.knobs), [])
     if study.tidy.empty:
         report.sections.append(Section("No finished runs", ["Every run of this study failed; see below."]))
+    elif target_scores(study.tidy).empty:
+        study.tidy.to_csv(folder / "tidy.csv", index=False)
+        report.sections.append(Section("No target task", ["No task of this study has the role `target`, so no "
+                                                          "regime reports a common score; see tidy.csv."]))
     else:
         study.tidy.to_csv(folder / "tidy.csv", index=False)
         report.sections += _result_sections(study, figures, report)
