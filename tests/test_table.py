@@ -1,0 +1,213 @@
+"""The table adapter (data=table): encoding fitted on train rows, task layouts, policies, named errors."""
+
+import logging
+import math
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from hydra import compose, initialize_config_dir
+from hydra.utils import instantiate
+
+from bench.data import FamilyError, TableError, make_bundled_table, make_table, read_table
+from bench.data.encoding import FeatureEncoder
+from bench.regimes import MultiTask, SingleTask, Transfer
+from bench.regimes.training import Training
+from bench.run import run_job
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def school_table(n: int = 150, seed: int = 0) -> pd.DataFrame:
+    """Three schools, two numeric features, one categorical; a regression and a classification target."""
+    rng = np.random.default_rng(seed)
+    x1, x2 = rng.normal(10, 3, n), rng.normal(-5, 0.5, n)
+    colour = rng.choice(["red", "green", "blue"], n)
+    score = 2 * x1 - 4 * x2 + (colour == "red") + rng.normal(0, 1, n)
+    return pd.DataFrame({
+        "x1": x1, "x2": x2, "colour": colour, "school": np.repeat(["A", "B", "C"], n // 3),
+        "score": score, "passed": np.where(score > np.median(score), "yes", "no"),
+    })
+
+
+@pytest.fixture
+def csv(tmp_path):
+    path = tmp_path / "schools.csv"
+    school_table().to_csv(path, index=False)
+    return path
+
+
+def test_one_task_per_target_column_on_shared_rows(csv):
+    family = make_table(0, str(csv), targets=["score", "passed"], exclude=["school"])
+    score, passed = family.tasks
+    assert (score.name, score.kind, score.role) == ("score", "regression", "target")
+    assert (passed.name, passed.kind, passed.n_outputs, passed.role) == ("passed", "classification", 2, "source")
+    assert torch.equal(score.test.x, passed.test.x)
+    assert score.input_shape == (5,)  # x1, x2, then colour one-hot (blue, green, red)
+    assert (len(score.train), len(score.val), len(score.test)) == (90, 30, 30)
+    train = score.train.x
+    torch.testing.assert_close(train[:, :2].mean(0), torch.zeros(2), atol=1e-5, rtol=0)
+    torch.testing.assert_close(train[:, :2].std(0, unbiased=False), torch.ones(2), atol=1e-5, rtol=0)
+    assert torch.equal(train[:, 2:].sum(1), torch.ones(len(train)))
+    assert abs(float(score.train.y.mean())) < 1e-5  # regression targets standardised on train
+    assert family.knobs == {"n_tasks": 2, "target": "score", "target_size": 90}
+
+
+def test_encoder_statistics_come_from_training_rows_only():
+    train = pd.DataFrame({"a": [1.0, 3.0], "c": ["x", "y"]})
+    other = pd.DataFrame({"a": [5.0, np.nan], "c": ["z", "y"]})
+    encoder = FeatureEncoder(["a"], ["c"]).fit(train)
+    assert encoder.names == ["a", "c=x", "c=y"]
+    np.testing.assert_allclose(encoder.transform(other, "test"), [[3.0, 0, 0], [0.0, 0, 1]])  # NaN -> median
+
+
+def test_one_task_per_value_of_the_task_column(csv):
+    family = make_table(0, str(csv), targets="passed", task_column="school", exclude=["score"], target="B",
+                        target_size=12)
+    assert [t.name for t in family.tasks] == ["school=B", "school=A", "school=C"]
+    assert [t.role for t in family.tasks] == ["target", "source", "source"]
+    assert [len(t.train) + len(t.val) + len(t.test) for t in family.tasks[1:]] == [50, 50]
+    assert len(family.target.train) == 12 and torch.bincount(family.target.train.y).min() >= 5  # stratified
+    assert family.input_shape == (5,)  # school is the task, not a feature
+
+
+def test_parquet_reads_as_the_csv(csv, tmp_path):
+    parquet = tmp_path / "schools.parquet"
+    school_table().to_parquet(parquet)
+    a = make_table(1, str(csv), targets="score", task_column="school")
+    b = make_table(1, str(parquet), targets="score", task_column="school")
+    for s, t in zip(a.tasks, b.tasks, strict=True):
+        assert torch.equal(s.train.x, t.train.x) and torch.equal(s.test.y, t.test.y)
+
+
+def test_kind_is_inferred_and_can_be_overridden(tmp_path):
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame({"x": rng.normal(size=90), "grade": rng.integers(1, 4, 90), "age": rng.integers(20, 80, 90)})
+    path = tmp_path / "kinds.csv"
+    frame.to_csv(path, index=False)
+    inferred = make_table(0, str(path), targets=["grade", "age"])
+    assert [t.kind for t in inferred.tasks] == ["classification", "regression"]
+    assert inferred.tasks[0].n_outputs == 3
+    overridden = make_table(0, str(path), targets=["grade", "age"], kind={"grade": "regression"})
+    assert [t.kind for t in overridden.tasks] == ["regression", "regression"]
+
+
+def test_missing_value_policies_count_what_they_do(tmp_path, caplog):
+    frame = school_table()
+    frame.loc[[3, 50, 51], "x1"] = np.nan
+    frame.loc[100:119, "colour"] = np.nan
+    frame.loc[[9, 10], "score"] = np.nan
+    path = tmp_path / "holes.csv"
+    frame.to_csv(path, index=False)
+    with pytest.raises(TableError, match=rf"{path}: column 'x1' has 3 missing value\(s\); choose data.missing"):
+        make_table(0, str(path), targets="score", exclude=["passed", "school"])
+    caplog.set_level(logging.INFO)
+    dropped = make_table(0, str(path), targets="score", exclude=["passed", "school"], missing="drop")
+    assert sum(len(s) for s in (dropped.target.train, dropped.target.val, dropped.target.test)) == 150 - 23 - 2
+    assert "dropped 23 row(s) with missing features" in caplog.text
+    assert "dropped 2 row(s) with a missing target 'score'" in caplog.text
+    imputed = make_table(0, str(path), targets="score", exclude=["passed", "school"], missing="impute")
+    assert sum(len(s) for s in (imputed.target.train, imputed.target.val, imputed.target.test)) == 150 - 2
+    assert imputed.input_shape == (6,)  # colour gains a "(missing)" category
+    assert "imputed 3 missing value(s) of column 'x1'" in caplog.text
+
+
+def test_headerless_file_with_missing_markers(tmp_path):
+    lines = [f"{i % 7}, {'?' if i % 5 == 4 else ['a', 'b'][i % 2]}, {'>50K' if i % 3 else '<=50K'}" for i in range(40)]
+    path = tmp_path / "adult_like.data"
+    path.write_text("\n".join(lines) + "\n")
+    frame = read_table(path, column_names=["age", "work", "income"], na_values=["?"])
+    assert frame["work"].isna().sum() == 8 and set(frame["income"]) == {">50K", "<=50K"}
+    family = make_table(0, str(path), targets="income", missing="impute", column_names=["age", "work", "income"],
+                        na_values=["?"])
+    assert family.target.kind == "classification" and family.input_shape == (4,)  # age, a, b, (missing)
+
+
+def _bad(tmp_path, frame: pd.DataFrame | str, **config) -> str:
+    path = tmp_path / "bad.csv"
+    path.write_text(frame) if isinstance(frame, str) else frame.to_csv(path, index=False)
+    with pytest.raises(FamilyError) as error:  # TableError, or FamilyError from the shared split helper
+        make_table(0, str(path), **config)
+    message = str(error.value)
+    assert "\n" not in message and str(path) in message
+    return message
+
+
+def test_bad_tables_fail_with_one_line_naming_file_and_column(tmp_path):
+    table = school_table()
+    with pytest.raises(TableError, match=r"table file not found: .*nowhere.csv"):
+        make_table(0, str(tmp_path / "nowhere.csv"), targets="score")
+    assert "column 'scor' (in data.targets) not found" in _bad(tmp_path, table, targets="scor")
+    assert "column 'x1' appears more than once" in _bad(tmp_path, "x1,x1,y\n1,2,3\n", targets="y")
+    assert "column 'x1' is listed twice in data.features" in _bad(tmp_path, table, targets="score",
+                                                                  features=["x1", "x1"])
+    assert "column 'passed' is both a feature and a target" in _bad(tmp_path, table, targets="passed",
+                                                                    features=["x1", "passed"])
+    assert "target column 'passed' is not numeric (value 'yes')" in _bad(tmp_path, table, targets="passed",
+                                                                       kind="regression")
+    assert "task 'school=A': 3 rows are too few" in _bad(tmp_path, table.iloc[[0, 1, 2, 60, 61, 62, 63, 64]],
+                                                         targets="score", task_column="school")
+    assert "column 'x2' is entirely missing" in _bad(tmp_path, table.assign(x2=np.nan), targets="score")
+    assert "target column 'passed' has a single class 'no'" in _bad(tmp_path, table.assign(passed="no"),
+                                                                     targets="passed")
+    single = table.assign(passed=np.where(table["school"] == "C", "yes", table["passed"]))
+    assert "task 'school=C' has a single class 'yes'" in _bad(tmp_path, single, targets="passed",
+                                                              task_column="school")
+    assert "data.target='D' is not a task" in _bad(tmp_path, table, targets="score", task_column="school",
+                                                   target="D")
+
+
+def test_same_seed_same_family(csv):
+    a, b = (make_table(4, str(csv), targets="passed", task_column="school") for _ in range(2))
+    c = make_table(5, str(csv), targets="passed", task_column="school")
+    assert all(torch.equal(s.train.x, t.train.x) for s, t in zip(a.tasks, b.tasks, strict=True))
+    assert not torch.equal(a.target.test.y, c.target.test.y) or not torch.equal(a.target.test.x, c.target.test.x)
+
+
+def test_bundled_diabetes_by_sex():
+    family = make_bundled_table(0, "diabetes", {"scaled": False}, targets="target", task_column="sex", target=2)
+    assert [t.name for t in family.tasks] == ["sex=2", "sex=1"]
+    assert sum(len(t.train) + len(t.val) + len(t.test) for t in family.tasks) == 442
+    assert family.input_shape == (9,) and family.target.kind == "regression"
+    with pytest.raises(TableError, match="data.dataset='california_housing' is invalid"):
+        make_bundled_table(0, "california_housing", targets="target")
+
+
+TINY_TRAINING = Training(max_steps=50, eval_every=25, patience=2, batch_size=16)
+
+
+@pytest.mark.parametrize("regime", [SingleTask(), MultiTask(), Transfer("full"), Transfer("linear_probe"),
+                                    Transfer("full", "multi_task")], ids=lambda r: f"{r.name}-{r.strategy}")
+def test_every_regime_runs_on_a_table(regime, csv, small_backbone):
+    family = make_table(0, str(csv), targets="passed", task_column="school")
+    results, _ = regime.run(family, small_backbone, TINY_TRAINING, seed=0)
+    assert results[0]["task"] == "school=A" and results[0]["role"] == "target"
+    assert all(math.isfinite(v) for r in results for v in r["test"].values())
+
+
+@pytest.mark.parametrize("name", ["table", "diabetes"])
+def test_data_configs_build_their_family(name, csv):
+    overrides = [f"data={name}"]
+    if name == "table":
+        overrides += [f"data.path={csv}", "data.targets=[score,passed]", "data.exclude=[school]"]
+    with initialize_config_dir(config_dir=str(ROOT / "conf"), version_base="1.3"):
+        cfg = compose("config", overrides=overrides)
+    family = instantiate(cfg.data, seed=0)
+    assert len(family.tasks) == 2
+
+
+def test_a_job_on_a_table_records_its_result_or_a_one_line_error(csv, tmp_path):
+    def job(*overrides):
+        with initialize_config_dir(config_dir=str(ROOT / "conf"), version_base="1.3"):
+            cfg = compose("config", overrides=["data=table", f"paths.experiments={tmp_path}", "trainer.max_steps=40",
+                                               "trainer.eval_every=20", f"data.path={csv}", *overrides])
+        return run_job(cfg)
+
+    record = job("data.targets=passed", "data.task_column=school", "regime=mtl")
+    assert record["status"] == "ok" and record["knobs"]["n_tasks"] == 3
+    assert [t["task"] for t in record["tasks"]] == ["school=A", "school=B", "school=C"]
+    failed = job("data.targets=pased")
+    assert failed["status"] == "failed" and "\n" not in failed["error"]
+    assert failed["error"].startswith(f"TableError: {csv}: column 'pased' (in data.targets) not found")
