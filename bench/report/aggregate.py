@@ -29,10 +29,6 @@ class StudyData:
     knobs: list[str]
 
     @property
-    def ok_runs(self) -> pd.DataFrame:
-        return self.runs[self.runs["status"] == "ok"]
-
-    @property
     def keys(self) -> list[str]:
         """The columns that name a condition: the varied knobs, or the study itself when none varies."""
         return self.knobs or ["study"]
