@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 TORCH_SPEC ?= torch==2.13.0
 STAMP := $(VENV)/.installed
 
-.PHONY: bench bench-full bench-quick report test lint
+.PHONY: bench bench-full bench-quick report test lint perf
 
 $(PY):
 	$(PYTHON_BOOT) -m venv $(VENV)
@@ -42,6 +42,11 @@ report: $(STAMP)
 
 test: $(STAMP)
 	$(PY) -m pytest
+# Speed on this machine (bench/perf.py): a training run vs a plain PyTorch loop, a sweep serial vs
+# parallel, STL vs MTL, bench-quick's jobs per minute. A few minutes; writes reports/perf.json and .md.
+perf: $(STAMP)
+	$(PY) -m bench.perf
+
 
 lint: $(STAMP)
 	$(PY) -m ruff check bench tests

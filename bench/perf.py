@@ -1,0 +1,244 @@
+"""``make perf``: how fast the suite trains and sweeps on this machine, each figure beside its baseline.
+
+1. One training run of the suite (``Training.fit`` on a ``FamilyModule``) against a plain PyTorch loop
+   doing the same work: the same backbone and heads, data, Adam settings and budget, validation every
+   ``eval_every`` steps keeping the best state. Target: within 1.25x.
+2. A sweep of N jobs on the serial launcher (``basic``) against the local one (joblib, one worker per
+   core), both through the CLI. Target: a speedup of at least 1.8 on 2 cores.
+3. STL on T tasks (T copies trained as one batched model) against one MTL run of the same budget.
+   Target: within 1.5x.
+4. Jobs per minute of the ``make bench-quick`` sweeps on the local launcher, and the time that rate
+   predicts for ``make bench``.
+
+(1) and (3) run in this process with one torch thread, best of ``--repeats`` (the least disturbed by
+other work on the machine); (2) and (4) are whole CLI sweeps in subprocesses, run once, writing their
+records to a temporary folder. The load average is saved with the figures: a busy machine slows all.
+
+    python -m bench.perf [--out reports] [--repeats 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import json
+import os
+import platform
+import shlex
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+MAKEFILE = ROOT / "Makefile"
+TARGETS = {"fit_vs_plain_loop": 1.25, "parallel_speedup": 1.8, "stl_vs_mtl": 1.5, "bench_minutes": 10.0}
+
+
+def recipe_sweeps(target: str, makefile: Path = MAKEFILE) -> list[list[str]]:
+    """The overrides of each ``bench.run -m`` sweep in a Makefile target's recipe (what ``make TARGET`` runs)."""
+    sweeps, in_recipe = [], False
+    for line in makefile.read_text().splitlines():
+        if not line.startswith("\t"):
+            in_recipe = line.startswith(f"{target}:")
+        elif in_recipe and "-m bench.run -m " in line:
+            sweeps.append(shlex.split(line.split("-m bench.run -m ", 1)[1]))
+    if not sweeps:
+        raise ValueError(f"{makefile}: target {target!r} runs no `bench.run -m` sweep")
+    return sweeps
+
+
+def best_of(repeats: int, run: Callable[[], object]) -> float:
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        run()
+        times.append(time.perf_counter() - start)
+    return min(times)
+
+
+def _training_setup(steps: int):
+    import torch
+
+    from bench.data import make_synthetic
+    from bench.regimes.training import Training
+
+    torch.set_num_threads(1)
+    family = make_synthetic(0, n_tasks=4, n_train=256)
+    # Patience above the budget: both loops run every step, so the times compare the cost of a step.
+    training = Training(max_steps=steps, eval_every=50, patience=steps, batch_size=32, lr=3e-3)
+    return family, training
+
+
+def plain_loop(tasks, backbone, heads, training, seed: int) -> dict:
+    """What one would write by hand: sample, forward, sum the task losses, step; keep the best val state."""
+    import torch
+
+    from bench.metrics import task_loss
+
+    params = [*backbone.parameters(), *heads.parameters()]
+    optimizer = torch.optim.Adam(params, lr=training.lr, weight_decay=training.weight_decay, fused=True)
+    generator = torch.Generator().manual_seed(seed)
+    size, best, best_state = training.batch_size, float("inf"), None
+    for step in range(1, training.steps + 1):
+        picks = [torch.randint(len(task.train), (size,), generator=generator) for task in tasks]
+        features = backbone(torch.cat([task.train.x[i] for task, i in zip(tasks, picks, strict=True)]), copy=0)
+        loss = sum(task_loss(task.kind, head(f), task.train.y[i])
+                   for task, head, f, i in zip(tasks, heads, features.split(size), picks, strict=True))
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        if step % training.eval_every == 0:
+            with torch.no_grad():
+                val = sum(float(task_loss(task.kind, head(backbone(task.val.x, copy=0)), task.val.y))
+                          for task, head in zip(tasks, heads, strict=True)) / len(tasks)
+            if val < best:
+                best, best_state = val, copy.deepcopy({"backbone": backbone.state_dict(), "heads": heads.state_dict()})
+    return best_state
+
+
+def measure_fit(repeats: int, steps: int = 1000) -> dict:
+    """Figure 1: the suite's fit against the plain loop, MTL over 4 tasks, same budget."""
+    import torch
+    from torch import nn
+
+    from bench.models import MLPBackbone
+    from bench.regimes.module import FamilyModule
+
+    family, training = _training_setup(steps)
+    shape = family.tasks[0].input_shape
+
+    def suite() -> None:
+        torch.manual_seed(0)
+        module = FamilyModule(family.tasks, MLPBackbone(shape), shared=True, lr=training.lr)
+        training.fit(module, seed=0)
+
+    def plain() -> None:
+        torch.manual_seed(0)
+        backbone = MLPBackbone(shape)
+        heads = nn.ModuleList(nn.Linear(backbone.width, task.n_outputs) for task in family.tasks)
+        plain_loop(family.tasks, backbone, heads, training, seed=0)
+
+    suite_s, plain_s = best_of(repeats, suite), best_of(repeats, plain)
+    return {"steps": training.steps, "suite_s": round(suite_s, 3), "plain_loop_s": round(plain_s, 3),
+            "ms_per_step": round(1000 * suite_s / training.steps, 3), "ratio": round(suite_s / plain_s, 3)}
+
+
+def measure_stl_vs_mtl(repeats: int, steps: int = 1000) -> dict:
+    """Figure 3: STL over T tasks (one vectorised model) against one MTL run, through the regimes."""
+    import functools
+
+    from bench.models import MLPBackbone
+    from bench.regimes import MultiTask, SingleTask
+
+    family, training = _training_setup(steps)
+    backbone = functools.partial(MLPBackbone, width=64, depth=2)
+    stl_s = best_of(repeats, lambda: SingleTask().run(family, backbone, training, 0))
+    mtl_s = best_of(repeats, lambda: MultiTask().run(family, backbone, training, 0))
+    return {"tasks": len(family.tasks), "steps": training.steps, "stl_s": round(stl_s, 3), "mtl_s": round(mtl_s, 3),
+            "ratio": round(stl_s / mtl_s, 3)}
+
+
+def run_sweep(overrides: list[str], launcher: str, experiments: Path) -> tuple[float, int]:
+    """Wall time of one CLI sweep and the number of records it left (failing loudly if it failed)."""
+    command = [sys.executable, "-m", "bench.run", "-m", *overrides, f"hydra/launcher={launcher}",
+               f"paths.experiments={experiments}"]
+    start = time.perf_counter()
+    done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True)
+    seconds = time.perf_counter() - start
+    if done.returncode != 0:
+        raise RuntimeError(f"sweep {' '.join(command)} failed:\n{done.stdout[-2000:]}\n{done.stderr[-2000:]}")
+    return seconds, len(list(experiments.rglob("*.json")))
+
+
+def measure_sweeps(workdir: Path) -> tuple[dict, dict]:
+    """Figures 2 and 4: bench-quick's first sweep serial and parallel, then the rest of bench-quick."""
+    first, *rest = recipe_sweeps("bench-quick")
+    serial_s, jobs = run_sweep(first, "basic", workdir / "serial")
+    quick_s, _ = run_sweep(first, "local", workdir / "parallel")
+    parallel_s = quick_s
+    for overrides in rest:
+        quick_s += run_sweep(overrides, "local", workdir / "parallel")[0]
+    total_jobs = len(list((workdir / "parallel").rglob("*.json")))
+    rate = total_jobs / (quick_s / 60)
+    bench_jobs = sum(sweep_jobs(overrides) for overrides in recipe_sweeps("bench"))
+    speedup = {"jobs": jobs, "sweep": " ".join(first), "cores": os.cpu_count(), "serial_s": round(serial_s, 2),
+               "parallel_s": round(parallel_s, 2), "speedup": round(serial_s / parallel_s, 3)}
+    throughput = {"jobs": total_jobs, "minutes": round(quick_s / 60, 3), "jobs_per_minute": round(rate, 2),
+                  "bench_jobs": bench_jobs, "bench_minutes_estimate": round(bench_jobs / rate, 2)}
+    return speedup, throughput
+
+
+def sweep_jobs(overrides: list[str]) -> int:
+    """Jobs in the sweep these command-line overrides launch, as Hydra's sweeper expands them."""
+    from hydra import initialize_config_dir
+    from hydra.core.global_hydra import GlobalHydra
+    from hydra.types import RunMode
+
+    from bench.sweep import sweep_size
+
+    with initialize_config_dir(str(ROOT / "conf"), version_base="1.3"):  # compose() knows no multirun
+        config = GlobalHydra.instance().hydra.compose_config("config", overrides, run_mode=RunMode.MULTIRUN)
+        return sweep_size(config)
+
+
+def render(figures: dict) -> str:
+    rows = [
+        ("1. one training run: suite / plain PyTorch loop", figures["fit"]["ratio"], "x", "<=", "fit_vs_plain_loop"),
+        ("2. sweep speedup: serial / local parallel", figures["sweep"]["speedup"], "x", ">=", "parallel_speedup"),
+        ("3. STL on T tasks / one MTL run", figures["stl_vs_mtl"]["ratio"], "x", "<=", "stl_vs_mtl"),
+        ("4. make bench, predicted from bench-quick's jobs per minute",
+         figures["throughput"]["bench_minutes_estimate"], " min", "<=", "bench_minutes"),
+    ]
+    lines = ["# Performance on this machine", "", f"Measured {figures['machine']['when']} on "
+             f"{figures['machine']['cores']} cores (load average before/after: {figures['machine']['load_before']} / "
+             f"{figures['machine']['load_after']}); torch {figures['machine']['torch']}, one thread per job.", "",
+             "| figure | measured | target | met |", "| --- | --- | --- | --- |"]
+    for label, value, unit, sense, key in rows:
+        met = value <= TARGETS[key] if sense == "<=" else value >= TARGETS[key]
+        lines.append(f"| {label} | {value}{unit} | {sense} {TARGETS[key]}{unit} | {'yes' if met else 'no'} |")
+    fit, stl, sweep, rate = figures["fit"], figures["stl_vs_mtl"], figures["sweep"], figures["throughput"]
+    lines += [
+        "",
+        f"1. MTL, 4 tasks, {fit['steps']} steps: suite {fit['suite_s']}s ({fit['ms_per_step']} ms/step), "
+        f"plain loop {fit['plain_loop_s']}s.",
+        f"2. {sweep['jobs']} jobs (`{sweep['sweep']}`, bench-quick's first sweep): serial {sweep['serial_s']}s, "
+        f"local parallel {sweep['parallel_s']}s, each including the start-up and imports of its processes.",
+        f"3. {stl['tasks']} tasks, {stl['steps']} steps: STL {stl['stl_s']}s, MTL {stl['mtl_s']}s.",
+        f"4. bench-quick: {rate['jobs']} jobs in {rate['minutes']} min = {rate['jobs_per_minute']} jobs/min; "
+        f"make bench has {rate['bench_jobs']} jobs, about {rate['bench_minutes_estimate']} min at that rate.",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", type=Path, default=ROOT / "reports", help="folder for perf.json and perf.md")
+    parser.add_argument("--repeats", type=int, default=3, help="runs of figures 1 and 3; the fastest counts")
+    args = parser.parse_args(argv)
+    import torch
+
+    machine = {"when": time.strftime("%Y-%m-%d %H:%M"), "cores": os.cpu_count(), "python": platform.python_version(),
+               "torch": torch.__version__, "load_before": round(os.getloadavg()[0], 2)}
+    figures = {"machine": machine}
+    print("figure 1: a training run vs the plain loop ...", flush=True)
+    figures["fit"] = measure_fit(args.repeats)
+    print("figure 3: STL vs MTL ...", flush=True)
+    figures["stl_vs_mtl"] = measure_stl_vs_mtl(args.repeats)
+    print("figures 2 and 4: sweeps, serial and local parallel (a few minutes) ...", flush=True)
+    with tempfile.TemporaryDirectory(prefix="bench-perf-") as workdir:
+        figures["sweep"], figures["throughput"] = measure_sweeps(Path(workdir))
+    machine["load_after"] = round(os.getloadavg()[0], 2)
+    figures["targets"] = TARGETS
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "perf.json").write_text(json.dumps(figures, indent=1) + "\n")
+    text = render(figures)
+    (args.out / "perf.md").write_text(text)
+    print(text)
+    print(f"written: {args.out / 'perf.json'}, {args.out / 'perf.md'}")
+
+
+if __name__ == "__main__":
+    main()
