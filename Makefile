@@ -21,6 +21,7 @@ $(STAMP): pyproject.toml | $(PY)
 bench: $(STAMP)
 	$(PY) -m bench.run -m +study=relatedness
 	$(PY) -m bench.run -m +study=target_size
+	$(PY) -m bench.run -m +study=digits
 	$(PY) -m bench.report
 
 # `make bench`, then the regime map (relatedness x target size) and the studies of claims 2, 3 and 5;
@@ -35,18 +36,19 @@ bench-full: bench
 bench-quick: $(STAMP)
 	$(PY) -m bench.run -m +study=relatedness seed=0 data.relatedness=0.0,0.5,1.0
 	$(PY) -m bench.run -m +study=target_size seed=0 data.target_size=8,64,256
+	$(PY) -m bench.run -m +study=digits seed=0 data.target_size=10,100,null
 	$(PY) -m bench.report
 
 report: $(STAMP)
 	$(PY) -m bench.report
 
+test: $(STAMP)
+	$(PY) -m pytest
 # Speed on this machine (bench/perf.py): a training run vs a plain PyTorch loop, a sweep serial vs
 # parallel, STL vs MTL, bench-quick's jobs per minute. A few minutes; writes reports/perf.json and .md.
 perf: $(STAMP)
 	$(PY) -m bench.perf
 
-test: $(STAMP)
-	$(PY) -m pytest
 
 lint: $(STAMP)
 	$(PY) -m ruff check bench tests
