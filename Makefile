@@ -42,13 +42,13 @@ bench-quick: $(STAMP)
 report: $(STAMP)
 	$(PY) -m bench.report
 
-test: $(STAMP)
-	$(PY) -m pytest
 # Speed on this machine (bench/perf.py): a training run vs a plain PyTorch loop, a sweep serial vs
 # parallel, STL vs MTL, bench-quick's jobs per minute. A few minutes; writes reports/perf.json and .md.
 perf: $(STAMP)
 	$(PY) -m bench.perf
 
+test: $(STAMP)
+	$(PY) -m pytest
 
 lint: $(STAMP)
 	$(PY) -m ruff check bench tests
