@@ -159,3 +159,12 @@ def test_digits_study_composes_and_runs_a_job(tmp_path):
     assert (record["status"], record["study"], record["regime"]) == ("ok", "digits", "tl"), record.get("error")
     assert record["knobs"]["target_size"] == 10 and record["knobs"]["target_digits"] == "56789"
     assert (tmp_path / "digits" / f"{record['run_id']}.json").exists()
+
+
+def test_digits_shift_study_sweeps_severity_on_a_scarce_target():
+    with initialize_config_dir(config_dir=str(ROOT / "conf"), version_base="1.3"):
+        cfg = compose("config", overrides=["+study=digits_shift", "data.severity=0.75"], return_hydra_config=True)
+    assert cfg.hydra.sweeper.params["data.severity"].split(",") == ["0.0", "0.25", "0.5", "0.75", "1.0"]
+    family = instantiate(cfg.data, seed=0)
+    assert family.knobs["severity"] == 0.75 and family.knobs["shift"] == "noise"
+    assert family.knobs["target_size"] == 30 and family.target.n_outputs == 10
