@@ -83,34 +83,12 @@ def family_from_frame(
     kinds = _kinds(kind, targets, source)
     encoded = {t: _encode_target(frame[t], source, kinds[t]) for t in targets}
     groups = _task_rows(frame, source, targets, task_column, encoded)
-    rng = np.random.default_rng([seed, _SPLIT])
-    shared_split = None
-    if task_column is None:  # one split of the shared rows, stratified by the first classification target
-        strata = next((e.values for e in encoded.values() if e.kind == "classification"), None)
-        shared_split = split_rows(len(frame), val_fraction, test_fraction, rng, strata, where=source)
-
-    plans = []
-    for task_name, column, rows in groups:
-        target_values = encoded[column]
-        stratify = target_values.values[rows] if target_values.kind == "classification" else None
-        if shared_split is not None:
-            splits = shared_split
-        else:
-            splits = {split: rows[positions] for split, positions in split_rows(
-                len(rows), val_fraction, test_fraction, rng, stratify, where=f"{source}, task {task_name!r}").items()}
-        splits = _drop_missing_targets(splits, target_values, source, task_name, dropped)
-        plans.append((task_name, target_values, splits))
-
+    plans = _split_tasks(groups, encoded, len(frame), shared=task_column is None, seed=seed,
+                         fractions=(val_fraction, test_fraction), source=source, dropped=dropped)
     target_name = _target_name(target, [p[0] for p in plans], task_column, source)
     plans.sort(key=lambda plan: plan[0] != target_name)  # the target first, as in every family
     if target_size is not None:
-        task_name, target_values, splits = plans[0]
-        train = splits["train"]
-        labels = target_values.values[train] if target_values.kind == "classification" else None
-        subset = stratified_subset(train, target_size, np.random.default_rng([seed, _SUBSET]), labels)
-        log.info("%s: target task %r keeps %d of its %d training rows (data.target_size=%d)",
-                 source, task_name, len(subset), len(train), target_size)
-        plans[0] = (task_name, target_values, {**splits, "train": subset})
+        plans[0] = _shrink_target(plans[0], target_size, seed, source)
 
     numeric = [c for c in features if is_numeric(frame[c]) and c not in categorical]
     categories = [c for c in features if c not in numeric]
@@ -273,6 +251,38 @@ def _drop_missing_targets(splits: dict[str, np.ndarray], target: _Target, source
             raise TableError(f"{source}: task {task_name!r} has no {split} rows with a value in target column "
                              f"{target.column!r}")
     return kept
+
+
+def _split_tasks(groups: list[tuple[str, str, np.ndarray]], encoded: dict[str, _Target], n_rows: int, shared: bool,
+                 seed: int, fractions: tuple[float, float], source: str, dropped: dict[str, int]) -> list[tuple]:
+    """(task name, target, row positions per split) for each task; tasks on shared rows share one split,
+    stratified by the first classification target, others are split apart, each by its own classes."""
+    rng = np.random.default_rng([seed, _SPLIT])
+    if shared:
+        strata = next((e.values for e in encoded.values() if e.kind == "classification"), None)
+        shared_split = split_rows(n_rows, *fractions, rng, strata, where=source)
+    plans = []
+    for task_name, column, rows in groups:
+        target = encoded[column]
+        if shared:
+            splits = shared_split
+        else:
+            labels = target.values[rows] if target.kind == "classification" else None
+            positions = split_rows(len(rows), *fractions, rng, labels, where=f"{source}, task {task_name!r}")
+            splits = {split: rows[p] for split, p in positions.items()}
+        plans.append((task_name, target, _drop_missing_targets(splits, target, source, task_name, dropped)))
+    return plans
+
+
+def _shrink_target(plan: tuple, target_size: int, seed: int, source: str) -> tuple:
+    """The target task keeps ``target_size`` of its training rows (class-stratified); val and test stay whole."""
+    task_name, target, splits = plan
+    train = splits["train"]
+    labels = target.values[train] if target.kind == "classification" else None
+    subset = stratified_subset(train, target_size, np.random.default_rng([seed, _SUBSET]), labels)
+    log.info("%s: target task %r keeps %d of its %d training rows (data.target_size=%d)",
+             source, task_name, len(subset), len(train), target_size)
+    return task_name, target, {**splits, "train": subset}
 
 
 def _target_name(target: str | None, names: list[str], task_column: str | None, source: str) -> str:
