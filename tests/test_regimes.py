@@ -4,6 +4,7 @@ import math
 
 import numpy as np
 import pytest
+import torch
 
 from bench.regimes import MultiTask, SingleTask, Transfer
 from tests.conftest import tiny_family
@@ -99,3 +100,17 @@ def test_sharing_matters_only_when_tasks_are_related(small_backbone):
                               - _mean_test_r2(SingleTask(), family, backbone, training, seed))
     assert min(gains[1.0]) > 0.01, gains
     assert np.mean(gains[0.0]) < 0.01, gains
+
+
+def test_task_batches_cover_each_task_before_repeating_and_ignore_other_tasks():
+    from bench.regimes.training import TaskBatches
+
+    family = tiny_family(n_train=40, imbalance=4.0)  # train sizes 40, 20, 10
+    stream = TaskBatches(family.tasks, batch_size=8, steps=5, seed=1)
+    (xs, ys), (later, _) = next(iter(stream)), next(iter(stream))
+    assert xs.shape == (5, 3, 8, 6) and [y.shape for y in ys] == [(5, 8, 1)] * 3
+    first_pass = xs[:, 0].flatten(0, 1)  # 40 draws of task 0: each of its rows exactly once
+    assert torch.equal(first_pass.unique(dim=0), family.tasks[0].train.x.unique(dim=0))
+    assert not torch.equal(later, xs)  # iterating again continues the streams
+    ((xs_alone, ys_alone),) = list(TaskBatches(family.tasks[1:2], batch_size=8, steps=5, seed=1))
+    assert torch.equal(xs[:, 1], xs_alone[:, 0]) and torch.equal(ys[1], ys_alone[0])

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import zlib
 from collections.abc import Callable
 
 import torch
@@ -10,14 +9,9 @@ from torch import nn
 
 from bench.data.family import Task
 from bench.regimes.module import FamilyModule
-from bench.regimes.training import Training
+from bench.regimes.training import Training, task_seed
 
 BackboneFactory = Callable[..., nn.Module]
-
-
-def task_seed(seed: int, task: Task) -> int:
-    """A per-task seed, so that what a task draws does not depend on the other tasks in the run."""
-    return seed * 1_000_003 + zlib.crc32(task.name.encode())
 
 
 def init_backbone(factory: BackboneFactory, input_shape: tuple[int, ...], copies: int, seed: int) -> nn.Module:

@@ -40,6 +40,7 @@ class FamilyModule(pl.LightningModule):
         self.backbone = backbone
         self.backbone.requires_grad_(train_backbone)
         self.heads = nn.ModuleList(nn.Linear(backbone.width, task.n_outputs) for task in tasks)
+        self.automatic_optimization = False
 
     def forward(self, xs: torch.Tensor) -> list[torch.Tensor]:
         """``xs``: one batch per task stacked as ``[T, B, *input]``; returns T outputs ``[B, n_outputs]``."""
@@ -53,15 +54,24 @@ class FamilyModule(pl.LightningModule):
         return self.heads[index](self.backbone(x, copy=0 if self.shared else index))
 
     def training_step(self, batch: tuple[torch.Tensor, list[torch.Tensor]], batch_idx: int) -> torch.Tensor:
-        """The summed task losses of one step; ``batch_idx`` counts steps from the start of the fit."""
-        xs, ys = batch
-        outputs = self(xs)
-        losses = [task_loss(t.kind, out, y) for t, out, y in zip(self.tasks, outputs, ys, strict=True)]
-        total = torch.stack(losses).sum()
-        if not torch.isfinite(total):  # one check per step; a non-finite task loss makes the sum non-finite
-            bad = [t.name for t, loss in zip(self.tasks, losses, strict=True) if not torch.isfinite(loss)]
-            raise DivergenceError(f"training diverged: non-finite loss at step {batch_idx} on task(s) {bad}")
-        return total
+        """Optimisation steps over a chunk of ``[steps, T, B, ...]`` batches, each on the summed task losses.
+
+        One Lightning batch carries several steps, and the step is written out here (manual optimisation):
+        at this model size Lightning's per-batch hooks and closure-based loop cost more than a step.
+        """
+        optimizer = self.optimizers()
+        chunk_x, chunk_y = batch
+        for step in range(chunk_x.shape[0]):
+            outputs = self(chunk_x[step])
+            losses = [task_loss(t.kind, out, y[step]) for t, out, y in zip(self.tasks, outputs, chunk_y, strict=True)]
+            total = torch.stack(losses).sum()
+            if not torch.isfinite(total):  # one check per step; a non-finite task loss makes the sum non-finite
+                bad = [t.name for t, loss in zip(self.tasks, losses, strict=True) if not torch.isfinite(loss)]
+                raise DivergenceError(f"training diverged: non-finite loss at step {self.global_step} on task(s) {bad}")
+            optimizer.zero_grad(set_to_none=True)
+            self.manual_backward(total)
+            optimizer.step()
+        return total.detach()
 
     def configure_optimizers(self) -> torch.optim.Optimizer:
         """Adam; its fused kernel updates all parameters in one call, the default loop costs as much as a step."""

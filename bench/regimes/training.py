@@ -11,49 +11,60 @@ from __future__ import annotations
 
 import copy
 import logging
+import warnings
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+import pytorch_lightning as pl
 import torch
 
 from bench.data.family import Task
 from bench.regimes.module import FamilyModule
 
 
+def task_seed(seed: int, task: Task) -> int:
+    """A per-task seed, so that what a task draws does not depend on the other tasks in the run."""
+    return seed * 1_000_003 + zlib.crc32(task.name.encode())
+
+
 class TaskBatches:
-    """Endless per-task shuffled streams, cut into ``steps`` batches of ``[T, B, ...]`` inputs.
+    """Endless per-task shuffled streams, served as one chunk of ``steps`` batches ``[steps, T, B, ...]``.
 
     Each task has its own generator, seeded by the run's seed and the task's name, so a task's batches
     do not depend on which other tasks it is trained with. A task with fewer than ``batch_size``
-    examples repeats them within a batch.
+    examples repeats them within a batch. Iterating again continues the streams.
     """
 
     def __init__(self, tasks: tuple[Task, ...], batch_size: int, steps: int, seed: int) -> None:
         self.tasks, self.batch_size, self.steps = tasks, batch_size, steps
-        self.generators = [torch.Generator().manual_seed(seed * 1_000_003 + zlib.crc32(t.name.encode())) for t in tasks]
+        self.generators = [torch.Generator().manual_seed(task_seed(seed, task)) for task in tasks]
         self.orders: list[torch.Tensor] = [torch.empty(0, dtype=torch.long) for _ in tasks]
 
     def __len__(self) -> int:
-        return self.steps
+        return 1
 
-    def _next_indices(self, index: int) -> torch.Tensor:
+    def _take(self, index: int, count: int) -> torch.Tensor:
+        """The next ``count`` indices of task ``index``'s stream of concatenated permutations."""
         n = len(self.tasks[index].train)
-        while len(self.orders[index]) < self.batch_size:
-            fresh = torch.randperm(n, generator=self.generators[index])
-            self.orders[index] = torch.cat([self.orders[index], fresh])
-        taken, self.orders[index] = self.orders[index][: self.batch_size], self.orders[index][self.batch_size:]
-        return taken
+        fresh = [self.orders[index]]
+        have = len(self.orders[index])
+        while have < count:
+            fresh.append(torch.randperm(n, generator=self.generators[index]))
+            have += n
+        stream = torch.cat(fresh)
+        self.orders[index] = stream[count:]
+        return stream[:count]
 
     def __iter__(self) -> Iterator[tuple[torch.Tensor, list[torch.Tensor]]]:
-        for _ in range(self.steps):
-            picks = [self._next_indices(i) for i in range(len(self.tasks))]
-            xs = torch.stack([task.train.x[idx] for task, idx in zip(self.tasks, picks, strict=True)])
-            ys = [task.train.y[idx] for task, idx in zip(self.tasks, picks, strict=True)]
-            yield xs, ys
+        picks = [self._take(i, self.steps * self.batch_size).view(self.steps, self.batch_size)
+                 for i in range(len(self.tasks))]
+        xs = torch.stack([task.train.x[idx] for task, idx in zip(self.tasks, picks, strict=True)], dim=1)
+        ys = [task.train.y[idx] for task, idx in zip(self.tasks, picks, strict=True)]
+        yield xs, ys
 
 
-class SelectBest:
+class SelectBest(pl.Callback):
     """Early stopping with model selection on validation loss, per selection group, kept in memory."""
 
     def __init__(self, module: FamilyModule, patience: int) -> None:
@@ -82,6 +93,9 @@ class SelectBest:
                 self.stopped[g] = self.waits[g] >= self.patience
         return all(self.stopped)
 
+    def on_train_epoch_end(self, trainer: pl.Trainer, module: FamilyModule) -> None:
+        trainer.should_stop = self.update(module, trainer.global_step)
+
     def restore_best(self, module: FamilyModule) -> None:
         for group, state in zip(self.groups, self.states, strict=True):
             if state is not None:
@@ -92,9 +106,9 @@ class SelectBest:
 class Training:
     """Budget and optimiser, identical for every regime of a comparison.
 
-    ``fit`` drives the LightningModule's own hooks (``configure_optimizers``, ``training_step``) in a
-    plain loop rather than through ``pl.Trainer``: at this scale (a small MLP, in-memory batches) the
-    Trainer's per-step hooks cost about as much as the step itself (``make perf`` measures the gap).
+    ``fit`` runs Lightning's Trainer with everything a sweep does not need turned off (logger,
+    checkpoint files, model summary, sanity checks, the validation loop: validation is in-memory, in
+    ``SelectBest``). A Lightning epoch is one batch holding ``eval_every`` optimisation steps.
     """
 
     max_steps: int = 1500
@@ -120,32 +134,24 @@ class Training:
     def fit(self, module: FamilyModule, seed: int) -> dict[str, int]:
         """Train ``module`` in place and leave it at its selected state; returns when each group was selected."""
         selector = SelectBest(module, self.patience)
-        optimizer = module.configure_optimizers()
-        batches = iter(TaskBatches(module.tasks, self.batch_size, self.steps, seed))
-        bar = _progress_bar(self.steps) if self.progress_bar else None
-        module.train()
-        step = 0
-        while step < self.steps:
-            for _ in range(self.eval_every):
-                loss = module.training_step(next(batches), step)
-                optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                optimizer.step()
-                step += 1
-            if bar is not None:
-                bar.update(self.eval_every)
-            if selector.update(module, step):
-                break
-        if bar is not None:
-            bar.close()
+        trainer = pl.Trainer(
+            accelerator="cpu",
+            devices=1,
+            max_epochs=self.steps // self.eval_every,
+            limit_val_batches=0,
+            num_sanity_val_steps=0,
+            logger=False,
+            enable_checkpointing=False,
+            enable_model_summary=False,
+            enable_progress_bar=self.progress_bar,
+            callbacks=[selector],
+        )
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", module="pytorch_lightning")
+            warnings.filterwarnings("ignore", module="lightning_fabric")
+            trainer.fit(module, train_dataloaders=TaskBatches(module.tasks, self.batch_size, self.eval_every, seed))
         selector.restore_best(module)
-        return {"steps": step, "selected_steps": selector.best_steps}
-
-
-def _progress_bar(total: int):
-    from tqdm import tqdm  # only for a job run by hand with trainer.progress_bar=true
-
-    return tqdm(total=total, unit="step", leave=False)
+        return {"steps": trainer.global_step, "selected_steps": selector.best_steps}
 
 
 def quiet_lightning() -> None:
