@@ -220,6 +220,10 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     import torch
 
+    from bench.regimes.training import quiet_lightning
+
+    quiet_lightning()
+
     machine = {"when": time.strftime("%Y-%m-%d %H:%M"), "cores": os.cpu_count(), "python": platform.python_version(),
                "torch": torch.__version__, "load_before": round(os.getloadavg()[0], 2)}
     figures = {"machine": machine}

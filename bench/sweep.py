@@ -25,7 +25,6 @@ from hydra.types import RunMode
 from omegaconf import DictConfig
 
 JOURNAL = ".sweep.jsonl"
-BASIC_SWEEPER = "hydra._internal.core_plugins.basic_sweeper.BasicSweeper"
 
 
 def study_dir(config: DictConfig) -> Path:
@@ -33,12 +32,14 @@ def study_dir(config: DictConfig) -> Path:
 
 
 def sweep_size(config: DictConfig) -> int | None:
-    """How many jobs Hydra's basic sweeper launches for ``config`` (None for other sweepers)."""
-    sweeper = config.hydra.sweeper
-    if sweeper.get("_target_") != BASIC_SWEEPER:
-        return None
+    """How many jobs a basic sweeper (or a subclass) launches for ``config`` (None for other sweepers)."""
     from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
     from hydra.core.override_parser.overrides_parser import OverridesParser
+    from hydra.utils import get_class
+
+    sweeper = config.hydra.sweeper
+    if not issubclass(get_class(sweeper.get("_target_")), BasicSweeper):
+        return None
 
     arguments = [f"{key}={value}" for key, value in (sweeper.get("params") or {}).items()]
     arguments += list(config.hydra.overrides.task)
