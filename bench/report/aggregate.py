@@ -109,9 +109,8 @@ def missing_runs(study: StudyData) -> pd.DataFrame:
     The expected seeds of a condition are every seed any arm started there (finished or failed), so a
     failed job and a job that never wrote a record both show up here, with the seeds they lack.
     """
-    runs, keys = study.runs, study.keys
-    if runs[keys].isna().any(axis=None):
-        runs = runs.dropna(subset=keys)
+    keys = study.keys
+    runs = study.runs.dropna(subset=keys)
     rows = []
     arms = sorted(runs["arm"].unique())
     for condition, cell in runs.groupby(keys, sort=True):
