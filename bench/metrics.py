@@ -5,6 +5,8 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
+from bench.data.family import Task
+
 HIGHER_IS_BETTER = {"accuracy": True, "r2": True, "mse": False, "loss": False}
 PRIMARY_METRIC = {"classification": "accuracy", "regression": "r2"}
 
@@ -15,7 +17,9 @@ def task_loss(kind: str, output: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
 
 
 @torch.no_grad()
-def task_metrics(kind: str, output: torch.Tensor, y: torch.Tensor) -> dict[str, float]:
+def task_metrics(task: Task, output: torch.Tensor, y: torch.Tensor) -> dict[str, float]:
+    """Metrics of one task's predictions ``output`` against ``y`` (one model, one split)."""
+    kind = task.kind
     metrics = {"loss": float(task_loss(kind, output, y))}
     if kind == "classification":
         metrics["accuracy"] = float((output.argmax(dim=1) == y).float().mean())

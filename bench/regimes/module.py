@@ -86,7 +86,7 @@ class FamilyModule(pl.LightningModule):
         results = []
         for index, task in enumerate(self.tasks):
             data = task.split(split)
-            results.append(task_metrics(task.kind, self.predict_task(index, data.x), data.y))
+            results.append(task_metrics(task, self.predict_task(index, data.x), data.y))
         self.train(was_training)
         return results
 
