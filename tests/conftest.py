@@ -31,3 +31,14 @@ def small_backbone():
 def tiny_family(kind: str = "regression", seed: int = 0, **knobs):
     base = dict(n_tasks=3, input_dim=6, n_train=24, n_val=32, n_test=64)
     return make_synthetic(seed, kind=kind, **{**base, **knobs})
+
+
+def run_alone(regime, family, backbone, training, seed: int):
+    """One run of ``regime`` (a one-member population): its task results and fit, or its error raised."""
+    from bench.regimes.population import Member
+
+    lr, weight_decay = training.lr, training.weight_decay
+    (outcome,) = regime.run([family], backbone, training, [Member(seed, lr, weight_decay)])
+    if outcome.error:
+        raise RuntimeError(outcome.error)
+    return outcome.tasks, outcome.fit

@@ -5,6 +5,7 @@ import torch
 
 from bench.models import CNNBackbone
 from bench.regimes.joint import init_backbone
+from bench.regimes.population import Member
 
 
 def test_batched_copies_equal_each_copy_alone():
@@ -14,7 +15,7 @@ def test_batched_copies_equal_each_copy_alone():
     out = model(x)
     assert out.shape == (3, 5, 12) and model.width == 12 and model.copies == 3
     for c in range(3):
-        torch.testing.assert_close(model(x[c], copy=c), out[c])
+        torch.testing.assert_close(model(x[c:c + 1], torch.tensor([c]))[0], out[c])
 
 
 def test_a_copys_gradient_depends_only_on_its_own_inputs():
@@ -35,9 +36,12 @@ def test_a_copys_gradient_depends_only_on_its_own_inputs():
 
 
 def test_copies_start_from_one_draw():
-    model = init_backbone(lambda **kw: CNNBackbone(channels=(4,), width=8, **kw), (1, 8, 8), copies=2, seed=0)
+    members = [Member(0, 1e-3, 0.0), Member(1, 1e-3, 0.0)]
+    model = init_backbone(lambda **kw: CNNBackbone(channels=(4,), width=8, **kw), (1, 8, 8), members, 2)
     for param in model.parameters():
-        torch.testing.assert_close(param[0], param[1])
+        torch.testing.assert_close(param[0], param[1])  # a member's copies start from its one draw
+        torch.testing.assert_close(param[2], param[3])
+        assert not torch.equal(param[0], param[2])  # members draw from their own seeds
 
 
 @pytest.mark.parametrize("shape", [(64,), (8, 8)])

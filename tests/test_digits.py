@@ -1,6 +1,7 @@
 """Digits families (scikit-learn's bundled images): labels, splits, shifts, target sizes, every regime."""
 
 import functools
+import json
 import math
 from pathlib import Path
 
@@ -14,6 +15,7 @@ from bench.data.digits import SHIFTS
 from bench.models import CNNBackbone, MLPBackbone
 from bench.regimes import MultiTask, SingleTask, Transfer
 from bench.regimes.training import Training
+from tests.conftest import run_alone
 from bench.run import run_job
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -113,7 +115,7 @@ BACKBONES = {"mlp": functools.partial(MLPBackbone, width=16, depth=1),
 @pytest.mark.parametrize("regime", REGIMES, ids=lambda r: f"{r.name}-{r.strategy}")
 def test_every_regime_runs_on_digits(regime, backbone):
     family = make_digits_transfer(seed=0, target_size=10)
-    results, fit = regime.run(family, BACKBONES[backbone], TINY_TRAINING, seed=0)
+    results, fit = run_alone(regime, family, BACKBONES[backbone], TINY_TRAINING, seed=0)
     target = next(r for r in results if r["role"] == "target")
     assert target["task"] == "target_56789"
     assert 0 <= target["test"]["accuracy"] <= 1 and math.isfinite(target["test"]["loss"])
@@ -122,17 +124,17 @@ def test_every_regime_runs_on_digits(regime, backbone):
 
 def test_vectorised_cnn_stl_equals_each_task_alone():
     family = make_digits_tasks(seed=0, tasks=["parity", "mod3"], target_size=30)
-    together, _ = SingleTask().run(family, BACKBONES["cnn"], TINY_TRAINING, seed=2)
+    together, _ = run_alone(SingleTask(), family, BACKBONES["cnn"], TINY_TRAINING, seed=2)
     for task, joint in zip(family.tasks, together, strict=True):
-        alone, _ = SingleTask().run(family.subset((task,)), BACKBONES["cnn"], TINY_TRAINING, seed=2)
+        alone, _ = run_alone(SingleTask(), family.subset((task,)), BACKBONES["cnn"], TINY_TRAINING, seed=2)
         assert joint["test"] == pytest.approx(alone[0]["test"], rel=1e-4, abs=1e-5)
 
 
 def test_multi_label_sources_need_multi_task_pretraining():
     family = make_digits_tasks(seed=0, tasks=["parity", "mod3", "prime"], target_size=20)
     with pytest.raises(FamilyError, match="use regime.pretrain=multi_task"):
-        Transfer().run(family, BACKBONES["mlp"], TINY_TRAINING, seed=0)
-    results, _ = Transfer(pretrain="multi_task").run(family, BACKBONES["mlp"], TINY_TRAINING, seed=0)
+        run_alone(Transfer(), family, BACKBONES["mlp"], TINY_TRAINING, seed=0)
+    results, _ = run_alone(Transfer(pretrain="multi_task"), family, BACKBONES["mlp"], TINY_TRAINING, seed=0)
     assert [r["task"] for r in results] == ["parity"]
 
 
@@ -146,19 +148,25 @@ def test_data_configs_build_their_family(name):
     assert backbone(torch.zeros(2, 3, *family.input_shape)).shape == (2, 3, cfg.model.width)
 
 
-def test_digits_study_composes_and_runs_a_job(tmp_path):
+def test_digits_study_composes_and_runs_a_population_job(tmp_path):
     overrides = ["+study=digits", f"paths.experiments={tmp_path}", "regime=tl_probe", "data.target_size=10",
-                 "trainer.max_steps=40", "trainer.eval_every=20", "model.width=16"]
+                 "trainer.max_steps=40", "trainer.eval_every=20", "model.width=16", "seed=[0,1]"]
     with initialize_config_dir(config_dir=str(ROOT / "conf"), version_base="1.3"):
         cfg = compose("config", overrides=overrides, return_hydra_config=True)
+        study = compose("config", overrides=["+study=digits"])
+    assert list(study.seed) == list(range(10))  # a study's job trains its ten seeds as one population
     sweep = cfg.hydra.sweeper.params
-    assert sweep.regime == "stl,mtl,tl_full,tl_probe" and sweep.seed == "range(5)"
+    assert sweep.regime == "stl,mtl,tl_full,tl_probe" and "seed" not in sweep
     assert sweep["data.target_size"].split(",")[0] == "10" and "null" in sweep["data.target_size"]
     del cfg.hydra
-    record = run_job(cfg)
-    assert (record["status"], record["study"], record["regime"]) == ("ok", "digits", "tl"), record.get("error")
-    assert record["knobs"]["target_size"] == 10 and record["knobs"]["target_digits"] == "56789"
-    assert (tmp_path / "digits" / f"{record['run_id']}.json").exists()
+    summary = run_job(cfg)
+    assert (summary["status"], summary["members"]) == ("ok", 2), summary["error"]
+    records = sorted((json.loads(p.read_text()) for p in (tmp_path / "digits").glob("*.json")),
+                     key=lambda r: r["seed"])
+    assert [r["seed"] for r in records] == [0, 1]
+    for record in records:
+        assert (record["status"], record["study"], record["regime"]) == ("ok", "digits", "tl")
+        assert record["knobs"]["target_size"] == 10 and record["knobs"]["target_digits"] == "56789"
 
 
 def test_digits_shift_study_sweeps_severity_on_a_scarce_target():

@@ -61,7 +61,7 @@ def test_a_diverging_job_fails_alone_and_the_sweep_exits_non_zero(with_divergenc
     assert {key: r["status"] for key, r in by_lr.items()} == {
         (lr, seed): "ok" if lr == 0.003 else "failed" for lr in (0.003, 1e30) for seed in (0, 1, 2)}
     failed = by_lr[(1e30, 0)]
-    assert failed["error"].startswith("DivergenceError: training diverged: non-finite loss")
+    assert failed["error"].startswith("DivergenceError: training diverged at step 2: non-finite loss")
     assert "sweep finished: 6/6 jobs done, 3 failed" in done.stdout
     assert done.stdout.count("failed job: ") == 3
     assert f"record: {folder / 'adhoc' / failed['run_id']}.json" in done.stdout

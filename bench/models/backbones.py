@@ -1,8 +1,9 @@
 """Backbones that hold ``copies`` independent parameter sets and run them in one batched call.
 
-Single-task learning trains one copy per task (no sharing); multi-task and transfer use one copy that
-every task reads (hard sharing). Keeping the copies in one tensor lets T independent models train in
-one forward pass while each copy's gradient stays exactly that of its own task.
+A population of R members trains as one model: single-task learning holds one copy per member and task,
+multi-task and transfer one copy per member that every task of that member reads. Keeping the copies in
+one tensor lets many independent models train in one forward pass while each copy's gradient stays
+exactly that of its own inputs.
 """
 
 from __future__ import annotations
@@ -10,11 +11,16 @@ from __future__ import annotations
 import math
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 
 class CopiedLinear(nn.Module):
-    """``copies`` independent linear layers, initialised as ``nn.Linear`` each."""
+    """``copies`` independent linear layers, initialised as ``nn.Linear`` each.
+
+    ``forward(x)`` takes ``[copies, n, in]``; ``forward(x, select)`` takes ``[len(select), n, in]`` and runs
+    the copies whose indices ``select`` lists, one per leading slice of ``x``.
+    """
 
     def __init__(self, copies: int, in_features: int, out_features: int) -> None:
         super().__init__()
@@ -22,17 +28,41 @@ class CopiedLinear(nn.Module):
         self.weight = nn.Parameter(torch.empty(copies, in_features, out_features).uniform_(-bound, bound))
         self.bias = nn.Parameter(torch.empty(copies, 1, out_features).uniform_(-bound, bound))
 
-    def forward(self, x: torch.Tensor, copy: int | None = None) -> torch.Tensor:
-        if copy is None:  # x: [copies, n, in]
+    def forward(self, x: torch.Tensor, select: torch.Tensor | None = None) -> torch.Tensor:
+        if select is None:
             return torch.baddbmm(self.bias, x, self.weight)
-        return torch.addmm(self.bias[copy], x, self.weight[copy])  # x: [n, in]
+        return torch.baddbmm(self.bias[select], x, self.weight[select])
+
+
+class CopiedHead(nn.Module):
+    """``copies`` independent task heads in ``nn.Linear``'s layout (``weight[c]`` is ``[out, in]``).
+
+    The layout is ``nn.Linear``'s so that a one-member population computes exactly what ``nn.Linear``
+    computes, bit for bit; ``load_linear`` sets one copy from a freshly initialised ``nn.Linear``.
+    """
+
+    def __init__(self, copies: int, in_features: int, out_features: int) -> None:
+        super().__init__()
+        self.weight = nn.Parameter(torch.zeros(copies, out_features, in_features))
+        self.bias = nn.Parameter(torch.zeros(copies, out_features))
+
+    @torch.no_grad()
+    def load_linear(self, copy: int, linear: nn.Linear) -> None:
+        self.weight[copy].copy_(linear.weight)
+        self.bias[copy].copy_(linear.bias)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """``x``: ``[copies, n, in]`` -> ``[copies, n, out]``."""
+        if x.shape[0] == 1:  # nn.Linear's own kernel: a one-member population equals a plain run exactly
+            return F.linear(x[0], self.weight[0], self.bias[0]).unsqueeze(0)
+        return torch.baddbmm(self.bias.unsqueeze(1), x, self.weight.transpose(1, 2))
 
 
 class MLPBackbone(nn.Module):
     """``depth`` fully connected ReLU layers of ``width`` units over flattened inputs.
 
     ``forward(x)`` takes ``[copies, n, *input_shape]`` and runs copy ``c`` on ``x[c]``;
-    ``forward(x, copy=c)`` takes ``[n, *input_shape]`` and runs copy ``c`` alone.
+    ``forward(x, select)`` takes ``[len(select), n, *input_shape]`` and runs copy ``select[i]`` on ``x[i]``.
     """
 
     def __init__(self, input_shape: tuple[int, ...], copies: int = 1, width: int = 64, depth: int = 2) -> None:
@@ -43,8 +73,8 @@ class MLPBackbone(nn.Module):
         sizes = [math.prod(self.input_shape)] + [width] * depth
         self.layers = nn.ModuleList(CopiedLinear(copies, a, b) for a, b in zip(sizes, sizes[1:], strict=False))
 
-    def forward(self, x: torch.Tensor, copy: int | None = None) -> torch.Tensor:
-        h = x.flatten(start_dim=1 if copy is not None else 2)
+    def forward(self, x: torch.Tensor, select: torch.Tensor | None = None) -> torch.Tensor:
+        h = x.flatten(start_dim=2)
         for layer in self.layers:
-            h = torch.relu(layer(h, copy))
+            h = torch.relu(layer(h, select))
         return h

@@ -31,17 +31,17 @@ class CopiedConv2d(nn.Module):
         self.weight = nn.Parameter(torch.empty(copies, out_channels, in_channels, 3, 3).uniform_(-bound, bound))
         self.bias = nn.Parameter(torch.empty(copies, out_channels).uniform_(-bound, bound))
 
-    def forward(self, x: torch.Tensor, copy: int | None = None) -> torch.Tensor:
-        if copy is None:  # x: [n, copies * in, H, W], copy-major channels
-            return F.conv2d(x, self.weight.flatten(0, 1), self.bias.flatten(), padding=1, groups=self.copies)
-        return F.conv2d(x, self.weight[copy], self.bias[copy], padding=1)  # x: [n, in, H, W]
+    def forward(self, x: torch.Tensor, select: torch.Tensor | None = None) -> torch.Tensor:
+        """``x``: ``[n, k * in, H, W]``, copy-major channels, for all ``k`` copies or the ``k`` in ``select``."""
+        weight, bias = (self.weight, self.bias) if select is None else (self.weight[select], self.bias[select])
+        return F.conv2d(x, weight.flatten(0, 1), bias.flatten(), padding=1, groups=weight.shape[0])
 
 
 class CNNBackbone(nn.Module):
     """Conv 3x3 + ReLU + 2x2 max-pool per entry of ``channels``, then a ReLU layer of ``width`` features.
 
     ``forward(x)`` takes ``[copies, n, C, H, W]`` and runs copy ``c`` on ``x[c]``;
-    ``forward(x, copy=c)`` takes ``[n, C, H, W]`` and runs copy ``c`` alone.
+    ``forward(x, select)`` takes ``[len(select), n, C, H, W]`` and runs copy ``select[i]`` on ``x[i]``.
     """
 
     def __init__(
@@ -62,10 +62,11 @@ class CNNBackbone(nn.Module):
         self.convs = nn.ModuleList(CopiedConv2d(copies, a, b) for a, b in zip(sizes, sizes[1:], strict=False))
         self.features = CopiedLinear(copies, channels[-1] * height * breadth, width)
 
-    def forward(self, x: torch.Tensor, copy: int | None = None) -> torch.Tensor:
-        # [copies, n, C, H, W] -> [n, copies * C, H, W]: copy-major channels, as the grouped convolutions expect
-        h = x if copy is not None else x.transpose(0, 1).flatten(1, 2)
+    def forward(self, x: torch.Tensor, select: torch.Tensor | None = None) -> torch.Tensor:
+        # [k, n, C, H, W] -> [n, k * C, H, W]: copy-major channels, as the grouped convolutions expect
+        copies = x.shape[0]
+        h = x.transpose(0, 1).flatten(1, 2)
         for conv in self.convs:
-            h = F.max_pool2d(torch.relu(conv(h, copy)), 2)
-        h = h.flatten(1) if copy is not None else h.unflatten(1, (self.copies, -1)).transpose(0, 1).flatten(2)
-        return torch.relu(self.features(h, copy))
+            h = F.max_pool2d(torch.relu(conv(h, select)), 2)
+        h = h.unflatten(1, (copies, -1)).transpose(0, 1).flatten(2)
+        return torch.relu(self.features(h, select))

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from bench.data.family import TaskFamily
-from bench.regimes.joint import BackboneFactory, task_results, train_jointly
+from bench.regimes.joint import BackboneFactory, Outcome, outcomes, train_jointly
+from bench.regimes.population import Member
 from bench.regimes.training import Training
 
 
@@ -16,6 +17,7 @@ class MultiTask:
     name = "mtl"
     strategy = None
 
-    def run(self, family: TaskFamily, backbone: BackboneFactory, training: Training, seed: int) -> tuple[list, dict]:
-        module, fit_info = train_jointly(family.tasks, backbone, training, seed, shared=True)
-        return task_results(module), fit_info
+    def run(self, families: list[TaskFamily], backbone: BackboneFactory, training: Training,
+            members: list[Member]) -> list[Outcome]:
+        module, fits = train_jointly([f.tasks for f in families], backbone, training, members, shared=True)
+        return outcomes(module, fits, lambda r: fits[r].info())

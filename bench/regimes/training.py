@@ -3,24 +3,28 @@
 Budgets count optimisation steps, and each step sees one batch of ``batch_size`` examples from every
 task, so a task gets the same batches whether it is trained alone, with the others in one shared
 model, or as T independent copies. Validation runs every ``eval_every`` steps on the whole in-memory
-val split; each selection group keeps its best state and stops after ``patience`` evaluations without
-improvement. The test split is evaluated once, after the best states are restored.
+val split; each selection group of each population member keeps its best state and stops after
+``patience`` evaluations without improvement. The test split is evaluated once, after the best states
+are restored.
 """
 
 from __future__ import annotations
 
-import copy
 import logging
+import math
 import warnings
 import zlib
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 import pytorch_lightning as pl
 import torch
 
 from bench.data.family import Task
-from bench.regimes.module import FamilyModule
+from bench.regimes.module import DIVERGENCE_FACTOR, PopulationModule
+from bench.regimes.population import MemberFit, as_list
+
+ACCELERATORS = ("auto", "cpu", "gpu")
 
 
 def task_seed(seed: int, task: Task) -> int:
@@ -29,113 +33,203 @@ def task_seed(seed: int, task: Task) -> int:
 
 
 class TaskBatches:
-    """Endless per-task shuffled streams, served as one chunk of ``steps`` batches ``[steps, T, B, ...]``.
+    """Endless per-member, per-task shuffled streams, served as one chunk ``[steps, R, T, B, ...]``.
 
-    Each task has its own generator, seeded by the run's seed and the task's name, so a task's batches
-    do not depend on which other tasks it is trained with. A task with fewer than ``batch_size``
-    examples repeats them within a batch. Iterating again continues the streams.
+    Each (member, task) has its own generator, seeded by the member's seed and the task's name, so a
+    task's batches depend neither on the other tasks nor on the other members. A task with fewer than
+    ``batch_size`` examples repeats them within a batch. Iterating again continues the streams. Indices
+    are drawn on the CPU (the same streams on every device) and gather rows on ``device``.
     """
 
-    def __init__(self, tasks: tuple[Task, ...], batch_size: int, steps: int, seed: int) -> None:
-        self.tasks, self.batch_size, self.steps = tasks, batch_size, steps
-        self.generators = [torch.Generator().manual_seed(task_seed(seed, task)) for task in tasks]
-        self.orders: list[torch.Tensor] = [torch.empty(0, dtype=torch.long) for _ in tasks]
+    def __init__(self, task_sets: Sequence[tuple[Task, ...]], seeds: Sequence[int], batch_size: int, steps: int,
+                 device: torch.device | str = "cpu") -> None:
+        self.batch_size, self.steps, self.device = batch_size, steps, torch.device(device)
+        self.streams = [[_Stream(task, seed) for task in tasks] for tasks, seed in zip(task_sets, seeds, strict=True)]
+        self.train = [[(task.train.x.to(self.device), task.train.y.to(self.device)) for task in tasks]
+                      for tasks in task_sets]
 
     def __len__(self) -> int:
         return 1
 
-    def _take(self, index: int, count: int) -> torch.Tensor:
-        """The next ``count`` indices of task ``index``'s stream of concatenated permutations."""
-        n = len(self.tasks[index].train)
-        fresh = [self.orders[index]]
-        have = len(self.orders[index])
-        while have < count:
-            fresh.append(torch.randperm(n, generator=self.generators[index]))
-            have += n
-        stream = torch.cat(fresh)
-        self.orders[index] = stream[count:]
-        return stream[:count]
-
     def __iter__(self) -> Iterator[tuple[torch.Tensor, list[torch.Tensor]]]:
-        picks = [self._take(i, self.steps * self.batch_size).view(self.steps, self.batch_size)
-                 for i in range(len(self.tasks))]
-        xs = torch.stack([task.train.x[idx] for task, idx in zip(self.tasks, picks, strict=True)], dim=1)
-        ys = [task.train.y[idx] for task, idx in zip(self.tasks, picks, strict=True)]
+        count = self.steps * self.batch_size
+        picks = [[stream.take(count).view(self.steps, self.batch_size).to(self.device) for stream in streams]
+                 for streams in self.streams]
+        xs = torch.stack([torch.stack([x[idx] for (x, _), idx in zip(train, member, strict=True)], dim=1)
+                          for train, member in zip(self.train, picks, strict=True)], dim=1)
+        ys = [torch.stack([train[t][1][member[t]] for train, member in zip(self.train, picks, strict=True)], dim=1)
+              for t in range(len(self.train[0]))]
         yield xs, ys
 
 
+class _Stream:
+    """One task's endless stream of concatenated permutations of its training rows."""
+
+    def __init__(self, task: Task, seed: int) -> None:
+        self.size = len(task.train)
+        self.generator = torch.Generator().manual_seed(task_seed(seed, task))
+        self.order = torch.empty(0, dtype=torch.long)
+
+    def take(self, count: int) -> torch.Tensor:
+        fresh, have = [self.order], len(self.order)
+        while have < count:
+            fresh.append(torch.randperm(self.size, generator=self.generator))
+            have += self.size
+        stream = torch.cat(fresh)
+        self.order = stream[count:]
+        return stream[:count]
+
+
 class SelectBest(pl.Callback):
-    """Early stopping with model selection on validation loss, per selection group, kept in memory."""
+    """Early stopping with model selection on validation loss, per member and selection group, in memory.
 
-    def __init__(self, module: FamilyModule, patience: int) -> None:
+    A group is one member's whole model when its tasks share a backbone, one (member, task) copy when they
+    do not. The best state is one copy of the parameters whose slices are overwritten where a group
+    improves, so memory does not grow with the number of groups. A member stops when all its groups have;
+    the population stops when every member has stopped or failed.
+    """
+
+    def __init__(self, module: PopulationModule, patience: int) -> None:
         self.patience = patience
-        self.groups = module.selection_groups()
-        self.best = [float("inf")] * len(self.groups)
-        self.states: list[dict[str, torch.Tensor] | None] = [None] * len(self.groups)
-        self.waits = [0] * len(self.groups)
-        self.stopped = [False] * len(self.groups)
-        self.best_steps = [0] * len(self.groups)
+        members, groups = module.n_members, module.groups
+        self.tasks_of = [[t for t in range(len(module.tasks)) if module.group_of(t) == g] for g in range(groups)]
+        self.best = [[float("inf")] * groups for _ in range(members)]
+        self.waits = [[0] * groups for _ in range(members)]
+        self.stopped = [[False] * groups for _ in range(members)]
+        self.best_steps = [[0] * groups for _ in range(members)]
+        self.fits = [MemberFit() for _ in range(members)]
+        self.selected = torch.zeros(members, groups, dtype=torch.bool)
+        self.state: dict[str, torch.Tensor] = {}
+        self.untrained: list[list[float]] = []
 
-    def update(self, module: FamilyModule, step: int) -> bool:
-        """Score the module on validation after ``step`` steps; True once every group has stopped."""
-        losses = [metrics["loss"] for metrics in module.evaluate("val")]
-        snapshot = None  # one copy of the state serves every group that improved at this step
-        for g, group in enumerate(self.groups):
-            if self.stopped[g]:
-                continue
-            score = sum(losses[t] for t in group) / len(group)
-            if score < self.best[g]:
-                if snapshot is None:
-                    snapshot = copy.deepcopy(module.state_dict())
-                self.best[g], self.waits[g], self.best_steps[g], self.states[g] = score, 0, step, snapshot
-            else:
-                self.waits[g] += 1
-                self.stopped[g] = self.waits[g] >= self.patience
-        return all(self.stopped)
+    def on_fit_start(self, trainer: pl.Trainer, module: PopulationModule) -> None:
+        self.state = {name: param.detach().clone() for name, param in module.named_parameters()}
+        self.untrained = module.losses("val")
+        for r in module.initially_failed.nonzero().flatten().tolist():
+            self.fail(r, "failed before this stage")
 
-    def on_train_epoch_end(self, trainer: pl.Trainer, module: FamilyModule) -> None:
-        trainer.should_stop = self.update(module, trainer.global_step)
+    def fail(self, member: int, error: str) -> None:
+        self.fits[member].error = self.fits[member].error or error
+        self.stopped[member] = [True] * len(self.stopped[member])
 
-    def restore_best(self, module: FamilyModule) -> None:
-        for group, state in zip(self.groups, self.states, strict=True):
-            if state is not None:
-                module.load_group_state(group, state)
+    def update(self, module: PopulationModule, step: int, optimizer: torch.optim.Optimizer) -> bool:
+        """Score every member on validation after ``step`` steps; True once every member has stopped."""
+        failed = self._diverged_in_training(module)
+        losses = module.losses("val")
+        improved = torch.zeros_like(self.selected)
+        for r, member_losses in enumerate(losses):
+            for g, tasks in enumerate(self.tasks_of):
+                if self.stopped[r][g]:
+                    continue
+                score = sum(member_losses[t] for t in tasks) / len(tasks)
+                worst = max(member_losses[t] / max(self.untrained[r][t], 1e-12) for t in tasks)
+                if not math.isfinite(score) or worst > DIVERGENCE_FACTOR:
+                    self.fail(r, f"DivergenceError: training diverged at step {step}: validation loss {score:.4g}, "
+                                 f"not finite or above {DIVERGENCE_FACTOR:g}x the untrained model's")
+                    failed.append(r)
+                    break
+                if score < self.best[r][g]:
+                    self.best[r][g], self.waits[r][g], self.best_steps[r][g] = score, 0, step
+                    improved[r, g] = True
+                else:
+                    self.waits[r][g] += 1
+                    self.stopped[r][g] = self.waits[r][g] >= self.patience
+            if all(self.stopped[r]) and not self.fits[r].steps:
+                self.fits[r].steps = step
+        if failed:
+            module.clear_members(torch.isin(torch.arange(module.n_members), torch.tensor(failed)), optimizer)
+        self._snapshot(module, improved)
+        return all(all(groups) for groups in self.stopped)
+
+    def _diverged_in_training(self, module: PopulationModule) -> list[int]:
+        """Members the divergence watch caught since the last look, each failed with what went wrong."""
+        watch = module.watch
+        failed_steps = watch.failed_step.tolist()
+        newly = [r for r, at in enumerate(failed_steps) if at >= 0 and self.fits[r].error is None]
+        for r in newly:
+            tasks = [module.tasks[t].name for t in watch.failed_tasks[r].nonzero().flatten().tolist()]
+            what = f"non-finite loss on task(s) {tasks}" if tasks else (
+                f"loss {float(watch.failed_loss[r]):.4g}, above {DIVERGENCE_FACTOR:g}x its first step's "
+                f"{float(watch.first_loss[r]):.4g}")
+            self.fail(r, f"DivergenceError: training diverged at step {failed_steps[r]}: {what}")
+        return newly
+
+    @torch.no_grad()
+    def _snapshot(self, module: PopulationModule, improved: torch.Tensor) -> None:
+        if not improved.any():
+            return
+        self.selected |= improved
+        for name, param in module.named_parameters():
+            rows = module.copy_mask(name, improved).to(param.device)
+            self.state[name][rows] = param.detach()[rows]
+
+    def on_train_epoch_end(self, trainer: pl.Trainer, module: PopulationModule) -> None:
+        trainer.should_stop = self.update(module, trainer.global_step, module.optimizers().optimizer)
+
+    @torch.no_grad()
+    def restore_best(self, module: PopulationModule, steps: int) -> list[MemberFit]:
+        """Leave every member at its selected state; returns each member's fit."""
+        for name, param in module.named_parameters():
+            rows = module.copy_mask(name, self.selected).to(param.device)
+            param[rows] = self.state[name][rows]
+        for fit, best_steps in zip(self.fits, self.best_steps, strict=True):
+            fit.steps = fit.steps or steps
+            fit.selected_steps = best_steps
+        return self.fits
 
 
 @dataclass
 class Training:
-    """Budget and optimiser, identical for every regime of a comparison.
+    """Budget, optimiser and device, identical for every regime of a comparison.
 
-    ``fit`` runs Lightning's Trainer with everything a sweep does not need turned off (logger,
-    checkpoint files, model summary, sanity checks, the validation loop: validation is in-memory, in
-    ``SelectBest``). A Lightning epoch is one batch holding ``eval_every`` optimisation steps.
+    ``lr`` and ``weight_decay`` may each be a list: a population then holds one member per combination
+    (see ``bench.regimes.population.grid``). ``fit`` runs Lightning's Trainer with everything a sweep does
+    not need turned off (logger, checkpoint files, model summary, sanity checks, the validation loop:
+    validation is in memory, in ``SelectBest``). A Lightning epoch is one batch of ``eval_every`` steps.
     """
 
     max_steps: int = 1500
     eval_every: int = 50
     patience: int = 6
     batch_size: int = 32
-    lr: float = 3e-3
-    weight_decay: float = 0.0
+    lr: float | list[float] = 3e-3
+    weight_decay: float | list[float] = 0.0
+    accelerator: str = "auto"
     progress_bar: bool = False
 
     def __post_init__(self) -> None:
         for name in ("max_steps", "eval_every", "patience", "batch_size"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"trainer.{name}={getattr(self, name)!r} is invalid, expected an integer >= 1")
-        if self.lr <= 0:
-            raise ValueError(f"trainer.lr={self.lr!r} is invalid, expected a positive number")
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"trainer.{name}={value!r} is invalid, expected an integer >= 1")
+        for name, minimum in (("lr", "a positive number"), ("weight_decay", "a number >= 0")):
+            for value in as_list(getattr(self, name)):
+                number = isinstance(value, int | float) and not isinstance(value, bool)
+                if not number or value < 0 or (name == "lr" and value == 0):
+                    raise ValueError(f"trainer.{name}={getattr(self, name)!r} is invalid, expected {minimum} "
+                                     "or a list of them")
+        if self.accelerator not in ACCELERATORS:
+            raise ValueError(f"trainer.accelerator={self.accelerator!r} is invalid, expected one of {ACCELERATORS}")
+        if self.accelerator == "gpu" and not torch.cuda.is_available():
+            raise ValueError("trainer.accelerator='gpu' but torch sees no GPU (torch.cuda.is_available() is False)")
 
     @property
     def steps(self) -> int:
         """The budget rounded down to whole validation periods (at least one)."""
         return max(1, self.max_steps // self.eval_every) * self.eval_every
 
-    def fit(self, module: FamilyModule, seed: int) -> dict[str, int]:
-        """Train ``module`` in place and leave it at its selected state; returns when each group was selected."""
+    @property
+    def device(self) -> torch.device:
+        use_gpu = self.accelerator == "gpu" or (self.accelerator == "auto" and torch.cuda.is_available())
+        return torch.device("cuda" if use_gpu else "cpu")
+
+    def fit(self, module: PopulationModule) -> list[MemberFit]:
+        """Train ``module`` in place and leave every member at its selected state; returns each member's fit."""
+        device = self.device
+        module.to(device)
         selector = SelectBest(module, self.patience)
         trainer = pl.Trainer(
-            accelerator="cpu",
+            accelerator="gpu" if device.type == "cuda" else "cpu",
             devices=1,
             max_epochs=self.steps // self.eval_every,
             limit_val_batches=0,
@@ -146,12 +240,13 @@ class Training:
             enable_progress_bar=self.progress_bar,
             callbacks=[selector],
         )
+        batches = TaskBatches(module.task_sets, [m.seed for m in module.members], self.batch_size, self.eval_every,
+                              device)
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", module="pytorch_lightning")
             warnings.filterwarnings("ignore", module="lightning_fabric")
-            trainer.fit(module, train_dataloaders=TaskBatches(module.tasks, self.batch_size, self.eval_every, seed))
-        selector.restore_best(module)
-        return {"steps": trainer.global_step, "selected_steps": selector.best_steps}
+            trainer.fit(module, train_dataloaders=batches)
+        return selector.restore_best(module, trainer.global_step)
 
 
 def quiet_lightning() -> None:

@@ -7,7 +7,8 @@ import copy
 import torch
 
 from bench.data.family import FamilyError, Split, Task, TaskFamily
-from bench.regimes.joint import BackboneFactory, build_module, task_results, train_jointly
+from bench.regimes.joint import BackboneFactory, Outcome, build_module, outcomes, train_jointly
+from bench.regimes.population import Member
 from bench.regimes.training import Training
 
 STRATEGIES = ("full", "linear_probe")
@@ -32,16 +33,24 @@ class Transfer:
             raise ValueError(f"regime.pretrain={pretrain!r} is invalid, expected one of {PRETRAINING}")
         self.strategy, self.pretrain = strategy, pretrain
 
-    def run(self, family: TaskFamily, backbone: BackboneFactory, training: Training, seed: int) -> tuple[list, dict]:
-        if not family.sources:
-            raise FamilyError(f"transfer needs source tasks, family {family.name!r} has only {family.target.name!r}")
-        sources = (pool_tasks(family.sources),) if self.pretrain == "pooled" else family.sources
-        pretrained, pretrain_info = train_jointly(sources, backbone, training, seed, shared=True)
+    def run(self, families: list[TaskFamily], backbone: BackboneFactory, training: Training,
+            members: list[Member]) -> list[Outcome]:
+        for family in families:
+            if not family.sources:
+                raise FamilyError(f"transfer needs source tasks, family {family.name!r} has only "
+                                  f"{family.target.name!r}")
+        sources = [(pool_tasks(f.sources),) if self.pretrain == "pooled" else f.sources for f in families]
+        pretrained, pretrain_fits = train_jointly(sources, backbone, training, members, shared=True)
 
-        module = build_module((family.target,), copy.deepcopy(pretrained.backbone), training, seed, shared=True,
-                              train_backbone=self.strategy == "full")
-        adapt_info = training.fit(module, seed)
-        return task_results(module), {"pretrain": pretrain_info, "adapt": adapt_info}
+        module = build_module([(f.target,) for f in families], copy.deepcopy(pretrained.backbone), members,
+                              shared=True, train_backbone=self.strategy == "full",
+                              failed=[fit.error is not None for fit in pretrain_fits])
+        adapt_fits = training.fit(module)
+        for pretrain, adapt in zip(pretrain_fits, adapt_fits, strict=True):
+            if pretrain.error:
+                adapt.error = f"pretraining: {pretrain.error}"
+        return outcomes(module, adapt_fits,
+                        lambda r: {"pretrain": pretrain_fits[r].info(), "adapt": adapt_fits[r].info()})
 
 
 def pool_tasks(tasks: tuple[Task, ...]) -> Task:
