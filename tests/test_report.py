@@ -131,3 +131,131 @@ def test_mtl_weighting_methods_become_arms_with_their_own_ranking(tmp_path):
     assert (tmp_path / "w" / "cd_weighting.svg").exists()
     ranks = (tmp_path / "w" / "tables" / "ranks_weighting.md").read_text()
     assert ranks.index("mtl-mgda") < ranks.index("mtl-pcgrad") < ranks.index("mtl-equal")  # best first
+
+
+def _many_task_record(study: str, regime: str, seed: int, n_tasks: int, gain: float, target_gain: float,
+                      metric: str = "auc", version: dict | None = None) -> dict:
+    """A user-table record: one classification task per school, scored by ``metric`` (the family's choice)."""
+    rng = np.random.default_rng([seed, n_tasks])
+    tasks = []
+    for t in range(1 if regime == "tl" else n_tasks):
+        base = 0.7 + 0.1 * rng.random()
+        value = base + (target_gain if t == 0 else gain) + 0.002 * rng.standard_normal()
+        scores = {"loss": 0.5, "accuracy": 0.9, "auc": value, "balanced_accuracy": value - 0.1}
+        tasks.append({"task": f"school={t}", "role": "target" if t == 0 else "source", "kind": "classification",
+                      "val": scores, "test": scores})
+    return {
+        "run_id": f"{study}{regime}{seed}", "study": study, "seed": seed, "regime": regime,
+        "strategy": "full" if regime == "tl" else None, "status": "ok", "knobs": {"n_tasks": n_tasks},
+        "descriptors": {"primary_metric": {f"school={t}": metric for t in range(n_tasks)}},
+        "tasks": tasks, "versions": version or VERSIONS, "population": {"members": 3}, "fit": {"extra": 1},
+        "config": {"data": {"_target_": "bench.data.make_table", "path": "schools.csv"}, "seed": seed},
+    }
+
+
+def _write_schools(root, study: str = "schools", n_tasks: int = 30, **options) -> None:
+    for seed in range(5):
+        write_record(root / study, _many_task_record(study, "stl", seed, n_tasks, 0.0, 0.0, **options))
+        write_record(root / study, _many_task_record(study, "mtl", seed, n_tasks, 0.05, -0.05, **options))
+
+
+def test_headline_uses_every_task_and_the_chosen_metric(tmp_path):
+    # MTL loses on the target (first) school but gains on the 29 others: the headline must say it gains.
+    _write_schools(tmp_path / "exp")
+    out = tmp_path / "out"
+    assert main(["--experiments", str(tmp_path / "exp"), "--out", str(out)]) == 0
+    readme = (out / "schools" / "README.md").read_text()
+    assert "## Every task against STL (30 tasks, auc)" in readme
+    assert re.search(r"\*\*mtl vs STL\*\*, auc over 30 task\(s\): mean difference 0\.046\d+ \[.*\] over 5 seed\(s\), "
+                     r"\*\*win\*\*; per task it wins 29, ties 0 and loses 1", readme)
+    outcomes = (out / "schools" / "tables" / "task_outcomes.md").read_text()
+    assert re.search(r"\| mtl +\| schools +\| auc +\| +29 +\| +0 +\| +1 +\|", outcomes)
+    counts = (out / "schools" / "tables" / "win_tie_loss.md").read_text()
+    assert re.search(r"\| every task: auc +\| mtl +\| +1 +\| +0 +\| +0 +\|", counts)
+    target = (out / "schools" / "tables" / "paired_target.md").read_text()
+    assert "loss" in target and "auc" in target  # the target school alone says the opposite
+    assert (out / "schools" / "per_task_auc.svg").exists() and (out / "schools" / "per_task.csv").exists()
+    assert not (out / "schools" / "tables" / "per_task.md").exists()  # 30 tasks: a figure, not 30 rows
+    assert "balanced_accuracy" in (out / "schools" / "tidy.csv").read_text()
+
+
+def test_delta_m_leaves_out_a_near_zero_baseline_and_counts_it():
+    from bench.report.paired import delta_m
+
+    rows = []
+    for arm, values in (("stl", (0.0, 0.5, 0.004)), ("mtl", (0.2, 0.55, 0.3))):
+        for task, value in zip("abc", values, strict=True):
+            rows.append({"arm": arm, "study": "s", "seed": 0, "task": task, "metric": "accuracy", "value": value,
+                         "higher_is_better": True})
+    rows += [{"arm": arm, "study": "s", "seed": 0, "task": "d", "metric": "rmse", "value": v,
+              "higher_is_better": False} for arm, v in (("stl", 0.0), ("mtl", 1.0))]
+    import pandas as pd
+
+    (result,) = delta_m(pd.DataFrame(rows), ["study"]).to_dict("records")
+    assert result["difference"] == pytest.approx(10.0)  # task b only: 0.5 -> 0.55
+    assert (result["n_tasks"], result["n_left_out"]) == (1, 3)  # a (0), c (0.004 < 0.01), d (perfect RMSE)
+
+
+def test_index_deduplicates_runs_and_never_pools_metrics(tmp_path):
+    root = tmp_path / "exp"
+    _write_schools(root, "schools")
+    _write_schools(root, "copy")  # the same runs, held by a second study
+    for record in load_records_of(root / "copy"):
+        write_record(root / "copy", {**record, "run_id": record["run_id"].replace("copy", "schools")})
+    for path in (root / "copy").glob("copy*.json"):
+        path.unlink()
+    for seed in range(3):  # a study scored by R^2, with TL: claim 6 must not pool it with AUC
+        for regime, gain in (("stl", 0.0), ("mtl", 0.05), ("tl", 0.02)):
+            write_record(root / "r2", _many_task_record("r2", regime, seed, 3, gain, gain, metric="auc")
+                         | {"run_id": f"r2{regime}{seed}"})
+    write_record(root / "broken", {"run_id": "b1", "study": "broken", "seed": 0, "regime": "mtl",
+                                   "strategy": None, "status": "failed", "error": "TableError: bad", "config": {}})
+    out = tmp_path / "out"
+    assert main(["--experiments", str(root), "--out", str(out)]) == 0
+    overall = (out / "tables" / "win_tie_loss_all.md").read_text()
+    assert re.search(r"\| every task: auc +\| mtl +\| +2 +\| +0 +\| +0 +\|", overall)  # schools once, r2 once
+    page = (out / "index.html").read_text()
+    assert "10 run(s) held by more than one study count once" in page
+    assert "`broken` (every one of its 1 run(s) failed)" in page.replace("<code>", "`").replace("</code>", "`")
+    assert main(["--experiments", str(root), "--out", str(tmp_path / "two"), "schools", "r2"]) == 0
+    assert not (tmp_path / "two" / "copy").exists() and (tmp_path / "two" / "r2").exists()
+    assert main(["--experiments", str(root), "--out", str(tmp_path / "x"), "nope"]) == 1
+
+
+def test_claim_six_keeps_metrics_apart():
+    from bench.report.aggregate import study_data
+    from bench.report.claims import compare_mtl_tl
+
+    studies = {}
+    for name, metric in (("a", "auc"), ("b", "f1_macro")):
+        records = []
+        for seed in range(3):
+            for regime, gain in (("stl", 0.0), ("mtl", 0.05), ("tl", 0.02)):
+                record = _many_task_record(name, regime, seed, 2, gain, gain, metric=metric)
+                if metric == "f1_macro":
+                    for task in record["tasks"]:
+                        for split in ("val", "test"):
+                            task[split]["f1_macro"] = task[split]["auc"]
+                records.append(record)
+        studies[name] = study_data(name, records)
+    rows = [r for r in compare_mtl_tl(studies) if r["verdict"] == "descriptive"]
+    assert sorted(r["arm"] for r in rows) == ["mtl vs tl-full (auc)", "mtl vs tl-full (f1_macro)"]
+    assert all(r["pooled"][3] == 3 for r in rows)  # three seeds each, never six
+
+
+def test_records_from_other_code_are_flagged(tmp_path):
+    from bench.provenance import code_commit
+
+    old = {**VERSIONS, "git_commit": "0" * 40}
+    _write_schools(tmp_path / "exp", version=old)
+    report = build_study("schools", load_records_of(tmp_path / "exp" / "schools"), tmp_path / "out")
+    section = next(s for s in report.sections if s.title.startswith("Records from other code"))
+    assert "10 of 10 runs were made by other code than this checkout" in section.text[0]
+    assert "0.1.0 @ 0000000000" in section.tables[0].markdown()
+    assert code_commit()["git_commit"][:10] not in section.tables[0].markdown()
+
+
+def load_records_of(folder):
+    from bench.results import load_records
+
+    return load_records(folder)

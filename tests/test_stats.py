@@ -59,8 +59,10 @@ def test_relative_change_is_positive_when_better_for_either_direction():
 def test_delta_m_averages_signed_relative_changes_over_tasks():
     rows = []
     for arm, acc, mse in (("stl", 0.80, 0.50), ("mtl", 0.88, 0.40)):
-        rows += [{"arm": arm, "study": "s", "seed": 0, "task": "a", "value": acc, "higher_is_better": True},
-                 {"arm": arm, "study": "s", "seed": 0, "task": "b", "value": mse, "higher_is_better": False}]
+        rows += [{"arm": arm, "study": "s", "seed": 0, "task": "a", "metric": "accuracy", "value": acc,
+                  "higher_is_better": True},
+                 {"arm": arm, "study": "s", "seed": 0, "task": "b", "metric": "mse", "value": mse,
+                  "higher_is_better": False}]
     result = delta_m(pd.DataFrame(rows), ["study"])
     # accuracy +10%, MSE 0.5 -> 0.4 is 20% better: mean +15%.
     assert result["difference"].item() == pytest.approx(15.0)
@@ -100,7 +102,7 @@ def test_slope_ranks_friedman_and_critical_difference():
 
 def _scores(values: dict[tuple[str, float], list[float]], knob: str = "relatedness") -> pd.DataFrame:
     """Tidy scores from ``{(arm, knob value): [value per seed]}``; NaN means the seed has no run."""
-    rows = [{"arm": arm, knob: x, "seed": seed, "value": v, "metric": "r2"}
+    rows = [{"arm": arm, knob: x, "seed": seed, "value": v, "metric": "r2", "task": "t", "higher_is_better": True}
             for (arm, x), per_seed in values.items() for seed, v in enumerate(per_seed) if not math.isnan(v)]
     return pd.DataFrame(rows)
 
@@ -168,7 +170,7 @@ def _study(name: str, knob: str, gain) -> StudyData:
                     for metric, v, hib in (("r2", value, True), ("mse", 1 - value, False)):
                         rows.append({"run_id": run_id, "arm": arm, "seed": seed, knob: x, "study": name,
                                      "task": task, "role": role, "kind": "regression", "split": "test",
-                                     "metric": metric, "value": v, "higher_is_better": hib})
+                                     "metric": metric, "value": v, "higher_is_better": hib, "primary": "r2"})
     return StudyData(name, pd.DataFrame(runs), pd.DataFrame(rows), [knob])
 
 

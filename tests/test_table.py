@@ -211,3 +211,109 @@ def test_a_job_on_a_table_records_its_result_or_a_one_line_error(csv, tmp_path):
     failed = job("data.targets=pased")
     assert failed["status"] == "failed" and "\n" not in failed["error"]
     assert failed["error"].startswith(f"TableError: {csv}: column 'pased' (in data.targets) not found")
+
+
+ADULT_COLUMNS = ["age", "work", "marital", "income"]
+
+
+def _adult_like(tmp_path, n_train: int = 200, n_test: int = 80) -> tuple[Path, Path]:
+    """Like UCI Adult: no header, ', ' separators, '?' for missing; the test file has a junk first line and
+    labels that end in a period."""
+    rng = np.random.default_rng(0)
+
+    def lines(n, period):
+        age = rng.integers(18, 80, n)
+        marital = rng.choice(["Never-married", "Married-civ-spouse", "Divorced"], n)
+        income = np.where(age + rng.normal(0, 10, n) > 45, ">50K", "<=50K")
+        work = rng.choice(["Private", "?", "State-gov"], n)
+        return [f"{a}, {w}, {m}, {i}{period}" for a, w, m, i in zip(age, work, marital, income, strict=True)]
+
+    train, test = tmp_path / "adult.data", tmp_path / "adult.test"
+    train.write_text("\n".join(lines(n_train, "")) + "\n")
+    test.write_text("|1x3 Cross validator\n" + "\n".join(lines(n_test, ".")) + "\n")
+    return train, test
+
+
+def test_a_given_test_file_with_a_junk_line_and_trailing_periods(tmp_path):
+    train, test = _adult_like(tmp_path)
+    options = dict(column_names=ADULT_COLUMNS, na_values=["?"], missing="impute", targets=["income", "marital"])
+    with pytest.raises(TableError, match=r"adult.test: its first line read has 1 field\(s\).*data.skip_rows"):
+        make_table(0, str(train), test_path=str(test), **options)
+    family = make_table(0, str(train), test_path=str(test), skip_rows={"test_path": 1}, strip=".",
+                        positive={"marital": "Never-married"}, **options)
+    income, marital = family.tasks
+    assert len(income.test) == 80 and len(income.train) + len(income.val) == 200  # val drawn from the train file
+    assert len(income.val) == 40 and income.n_outputs == 2  # '>50K.' became '>50K': still two classes
+    assert (marital.kind, marital.n_outputs) == ("classification", 2)
+    rows = pd.read_csv(test, skiprows=1, header=None, names=ADULT_COLUMNS, skipinitialspace=True)
+    assert int(marital.test.y.sum()) == int((rows["marital"] == "Never-married").sum())  # class 1 = the named one
+    same = make_table(0, str(train), test_path=str(test), comment="|", strip=".", **options)
+    assert torch.equal(same.tasks[0].test.y, income.test.y)  # a comment character does the same here
+
+
+def test_given_val_file_and_per_task_test_rows(tmp_path):
+    table = school_table(180)
+    parts = {"train": table.iloc[:120], "val": table.iloc[120:150], "test": table.iloc[150:]}
+    paths = {}
+    for name, part in parts.items():
+        paths[name] = tmp_path / f"{name}.csv"
+        part.to_csv(paths[name], index=False)
+    family = make_table(0, str(paths["train"]), val_path=str(paths["val"]), test_path=str(paths["test"]),
+                        targets="score", exclude=["passed", "school"])
+    assert (len(family.target.train), len(family.target.val), len(family.target.test)) == (120, 30, 30)
+    parts["test"].drop(columns="colour").to_csv(paths["test"], index=False)
+    with pytest.raises(TableError, match=r"test.csv: data.test_path must have the columns of .*missing \['colour'\]"):
+        make_table(0, str(paths["train"]), test_path=str(paths["test"]), targets="score")
+
+
+def test_primary_metric_per_kind_column_or_task(csv):
+    family = make_table(0, str(csv), targets=["score", "passed"], exclude=["school"], metric="auc")
+    assert [t.primary_metric for t in family.tasks] == ["r2", "auc"]
+    assert family.descriptors["primary_metric"] == {"score": "r2", "passed": "auc"}
+    family = make_table(0, str(csv), targets=["score", "passed"], exclude=["school"],
+                        metric={"regression": "rmse", "passed": "f1_macro"})
+    assert [t.metric for t in family.tasks] == ["rmse", "f1_macro"]
+    by_task = make_table(0, str(csv), targets="score", task_column="school", metric={"school=B": "mae"})
+    assert [t.primary_metric for t in by_task.tasks] == ["r2", "mae", "r2"]
+    assert "data.metric='rmse' fits none of the tasks" in _bad(csv.parent, school_table(), targets="passed",
+                                                              metric="rmse")
+    assert "data.metric='auc' (for 'score') does not fit task 'score'" in _bad(csv.parent, school_table(),
+                                                                               targets="score", metric={"score": "auc"})
+    assert "data.metric names 'grade'" in _bad(csv.parent, school_table(), targets="score", metric={"grade": "mae"})
+    assert "data.metric='precision' (for '*') is not a metric" in _bad(csv.parent, school_table(), targets="score",
+                                                                       metric="precision")
+
+
+def test_balanced_class_weights_and_original_target_scale(csv):
+    family = make_table(0, str(csv), targets=["score", "passed"], exclude=["school"], class_weight="balanced")
+    score, passed = family.tasks
+    counts = torch.bincount(passed.train.y).float()
+    torch.testing.assert_close(passed.class_weights, len(passed.train.y) / (2 * counts))
+    assert score.class_weights is None and score.target_std[0] > 1  # the score's own units, not standardised
+    assert make_table(0, str(csv), targets="passed").target.class_weights is None
+    assert "data.class_weight='equal' is invalid" in _bad(csv.parent, school_table(), targets="passed",
+                                                          class_weight="equal")
+
+
+def test_table_edge_cases_name_the_file_and_the_column(tmp_path, caplog):
+    assert "bad.csv: the file (data.path) has no rows" in _bad(tmp_path, "hours,passed\n", targets="passed")
+    table = school_table()
+    table.loc[7, "x2"] = np.inf
+    message = _bad(tmp_path, table, targets="score")
+    assert "column 'x2' has 1 infinite value(s) (first in data row 8)" in message
+    table = school_table()
+    table.loc[3, "score"] = -np.inf
+    assert "column 'score' has 1 infinite value(s)" in _bad(tmp_path, table, targets="score")
+
+
+def test_a_class_never_seen_in_training_is_a_warning(tmp_path, caplog):
+    train, test = tmp_path / "train.csv", tmp_path / "test.csv"
+    frame = school_table()
+    frame.to_csv(train, index=False)
+    frame.iloc[:10].assign(passed="maybe").to_csv(test, index=False)
+    caplog.set_level(logging.WARNING)
+    family = make_table(0, str(train), test_path=str(test), targets="passed", exclude=["score"])
+    (warning,) = family.descriptors["warnings"]
+    assert warning.startswith(f"{train} + {test}: task 'passed', target column 'passed': class(es) never seen in "
+                              "training appear in test: ['maybe'] (10 rows)")
+    assert warning in caplog.text and "\n" not in warning

@@ -7,6 +7,8 @@ from typing import Literal
 
 import torch
 
+from bench.metrics import METRICS, default_metric
+
 SPLITS = ("train", "val", "test")
 Kind = Literal["classification", "regression"]
 Role = Literal["target", "source", "task"]
@@ -36,6 +38,10 @@ class Task:
     val: Split
     test: Split
     role: Role = "task"
+    metric: str | None = None  # the primary metric (bench.metrics.METRICS); None: default_metric's choice
+    class_weights: torch.Tensor | None = None  # [n_outputs] weights of the classes in the training loss
+    target_mean: tuple[float, ...] = ()  # regression: original units = standardised * target_std + target_mean
+    target_std: tuple[float, ...] = ()
 
     def __post_init__(self) -> None:
         if self.kind not in ("classification", "regression"):
@@ -44,6 +50,22 @@ class Task:
             raise FamilyError(f"task {self.name!r}: n_outputs={self.n_outputs} is too small for {self.kind}")
         for split_name in SPLITS:
             self._check_split(split_name, getattr(self, split_name))
+        self._check_scoring()
+
+    def _check_scoring(self) -> None:
+        if self.metric is not None and self.metric not in METRICS[self.kind]:
+            raise FamilyError(f"task {self.name!r}: metric {self.metric!r} is invalid for {self.kind}, expected one "
+                              f"of {METRICS[self.kind]}")
+        if self.class_weights is not None and (
+                self.kind != "classification" or tuple(self.class_weights.shape) != (self.n_outputs,)
+                or not bool(torch.isfinite(self.class_weights).all()) or bool((self.class_weights < 0).any())):
+            raise FamilyError(f"task {self.name!r}: class_weights must be {self.n_outputs} finite weights >= 0 "
+                              f"of a classification task, got {self.class_weights}")
+        scale = (len(self.target_mean), len(self.target_std))
+        if scale != (0, 0) and (self.kind != "regression" or scale != (self.n_outputs, self.n_outputs)
+                                or min(self.target_std) <= 0):
+            raise FamilyError(f"task {self.name!r}: target_mean and target_std must give {self.n_outputs} value(s) "
+                              f"each (std > 0) for a regression task, got {self.target_mean}, {self.target_std}")
 
     def _check_split(self, split_name: str, split: Split) -> None:
         where = f"task {self.name!r}, split {split_name!r}"
@@ -77,13 +99,22 @@ class Task:
     def input_shape(self) -> tuple[int, ...]:
         return tuple(self.train.x.shape[1:])
 
+    @property
+    def primary_metric(self) -> str:
+        """The metric the report compares this task on: ``metric``, else the default for its labels."""
+        if self.metric is not None:
+            return self.metric
+        labels = torch.cat([s.y for s in (self.train, self.val, self.test)]) if self.kind == "classification" else None
+        return default_metric(self.kind, labels)
+
 
 @dataclass(frozen=True)
 class TaskFamily:
     """Tasks over one input space, with the knob values that made them and measured descriptors.
 
     ``knobs`` are what the generator was asked for (plotted on the report's x axis); ``descriptors``
-    are what was measured on the data drawn (empirical relatedness, sizes, shift).
+    are what was measured on the data drawn (empirical relatedness, sizes, shift). ``descriptors`` also
+    name each task's primary metric (``primary_metric``), so that the report reads it from the record.
     """
 
     name: str
@@ -106,6 +137,8 @@ class TaskFamily:
                 )
         if sum(t.role == "target" for t in self.tasks) > 1:
             raise FamilyError(f"family {self.name!r}: more than one task has role 'target'")
+        primary = {task.name: task.primary_metric for task in self.tasks}
+        object.__setattr__(self, "descriptors", {**self.descriptors, "primary_metric": primary})
 
     @property
     def input_shape(self) -> tuple[int, ...]:

@@ -24,7 +24,8 @@ import torch
 
 from bench.data.encoding import FeatureEncoder, is_numeric
 from bench.data.family import FamilyError, Split, Task, TaskFamily
-from bench.data.splits import split_rows, stratified_subset
+from bench.data.scoring import Scoring, unseen_classes
+from bench.data.splits import given_rows, split_rows, stratified_subset
 
 log = logging.getLogger(__name__)
 KINDS = ("classification", "regression")
@@ -32,6 +33,7 @@ MISSING_POLICIES = ("error", "drop", "impute")
 MAX_INFERRED_CLASSES = 10  # an integer target with at most this many values is inferred to be classification
 WIDE_CATEGORICAL = 50  # a categorical feature with more categories than this is worth a warning (an identifier?)
 _SPLIT, _SUBSET = 11, 12  # random stream ids
+_GIVEN = "\x00split"  # where a given split travels with the rows (no file can have this column name)
 
 
 class TableError(FamilyError):
@@ -63,28 +65,47 @@ def family_from_frame(
     target_size: int | None = None,
     val_fraction: float = 0.2,
     test_fraction: float = 0.2,
+    metric: str | Mapping[str, str] | None = None,
+    class_weight: str | None = None,
+    positive: Mapping[str, object] | None = None,
+    given_split: Sequence[str] | None = None,
     name: str = "table",
 ) -> TaskFamily:
-    """Tasks from ``frame`` (see the module docstring); ``source`` names it in messages (e.g. the file)."""
+    """Tasks from ``frame`` (see the module docstring); ``source`` names it in messages (e.g. the file).
+
+    ``metric``, ``class_weight``: how tasks are scored and weighted (bench/data/scoring.py). ``positive``
+    maps a target column to the class (or list of classes) that becomes class 1 of a binary task, every
+    other value class 0. ``given_split`` holds ``train``, ``val`` or ``test`` per row, for splits that come
+    with the data (data.test_path, data.val_path); validation rows are drawn from training rows if none.
+    """
     targets = [targets] if isinstance(targets, str) else list(targets)
     features = _check_columns(frame, source, targets, features, list(exclude), task_column, list(categorical))
     if missing not in MISSING_POLICIES:
         raise TableError(f"{source}: data.missing={missing!r} is invalid, expected one of {MISSING_POLICIES}")
     if target_size is not None and target_size < 2:
         raise TableError(f"{source}: data.target_size={target_size!r} is invalid, expected null or an integer >= 2")
+    if frame.empty:
+        raise TableError(f"{source}: the table has no rows (a header only?)")
     used = features + targets + ([task_column] if task_column else [])
     frame = frame[used].reset_index(drop=True)
+    if given_split is not None:
+        frame[_GIVEN] = np.asarray(given_split)
     for column in used:
         if frame[column].isna().all():
             raise TableError(f"{source}: column {column!r} is entirely missing")
+    _check_finite(frame, used, source)
     dropped: dict[str, int] = {}
     frame = _handle_missing(frame, source, features, targets, task_column, missing, dropped)
+    given = frame.pop(_GIVEN).to_numpy() if given_split is not None else None
 
     kinds = _kinds(kind, targets, source)
+    for column, classes in dict(positive or {}).items():
+        frame[column] = _binarise(frame[column], classes, source, targets)
+        kinds[column] = "classification"
     encoded = {t: _encode_target(frame[t], source, kinds[t]) for t in targets}
     groups = _task_rows(frame, source, targets, task_column, encoded)
     plans = _split_tasks(groups, encoded, len(frame), shared=task_column is None, seed=seed,
-                         fractions=(val_fraction, test_fraction), source=source, dropped=dropped)
+                         fractions=(val_fraction, test_fraction), source=source, dropped=dropped, given=given)
     target_name = _target_name(target, [p[0] for p in plans], task_column, source)
     plans.sort(key=lambda plan: plan[0] != target_name)  # the target first, as in every family
     if target_size is not None:
@@ -95,10 +116,15 @@ def family_from_frame(
     train_rows = np.unique(np.concatenate([splits["train"] for _, _, splits in plans]))
     encoder = FeatureEncoder(numeric, categories).fit(frame.iloc[train_rows])
     _warn_wide(encoder, source)
+    scoring = Scoring(metric, class_weight, targets, [p[0] for p in plans], source)
+    warnings = [w for task_name, target_values, splits in plans
+                if (w := unseen_classes(task_name, target_values.column, target_values.values, splits,
+                                        target_values.classes, source))]
     tasks = tuple(
-        _task(frame, encoder, task_name, target_values, splits, source, "target" if i == 0 else "source")
+        _task(frame, encoder, task_name, target_values, splits, source, "target" if i == 0 else "source", scoring)
         for i, (task_name, target_values, splits) in enumerate(plans)
     )
+    scoring.check_used()
     shown = ", ".join(f"{t.name}: {t.kind}" + (f"/{t.n_outputs}" if t.kind == "classification" else "")
                       for t in tasks[:6]) + (f", ... ({len(tasks) - 6} more)" if len(tasks) > 6 else "")
     log.info("%s: %d task(s) [%s] on %d rows, %d feature column(s) encoded as %d inputs", source, len(tasks),
@@ -106,6 +132,8 @@ def family_from_frame(
     knobs = dict(n_tasks=len(tasks), target=tasks[0].name, target_size=len(tasks[0].train))
     descriptors = dict(source=source, n_rows=len(frame), n_inputs=len(encoder.names),
                        train_sizes=[len(t.train) for t in tasks], dropped=dropped)
+    if warnings:
+        descriptors["warnings"] = warnings
     return TaskFamily(name, tasks, knobs, descriptors)
 
 
@@ -214,6 +242,31 @@ def _encode_target(column: pd.Series, source: str, kind: str) -> _Target:
     return _Target(str(column.name), kind, codes, classes)
 
 
+def _check_finite(frame: pd.DataFrame, columns: list[str], source: str) -> None:
+    """Infinite numbers (``inf`` in a CSV) would reach the model; name the column instead."""
+    for column in columns:
+        if is_numeric(frame[column]) and frame[column].dtype != bool:
+            infinite = np.isinf(frame[column].to_numpy(dtype=float))
+            if infinite.any():
+                raise TableError(f"{source}: column {column!r} has {int(infinite.sum())} infinite value(s) (first in "
+                                 f"data row {int(np.argmax(infinite)) + 1}); fix them, or treat them as missing with "
+                                 "data.na_values=[inf,-inf]")
+
+
+def _binarise(column: pd.Series, classes: object, source: str, targets: list[str]) -> pd.Series:
+    """1 where the value is one of ``classes`` (data.positive), 0 elsewhere, NaN where missing."""
+    if column.name not in targets:
+        raise TableError(f"{source}: data.positive names column {column.name!r}, which is not a target {targets}")
+    several = isinstance(classes, Sequence) and not isinstance(classes, str)
+    chosen = [_label(c) for c in (classes if several else [classes])]
+    text = column.map(_label)
+    absent = [c for c in chosen if not (text == c).any()]
+    if absent:
+        seen = ", ".join(map(repr, sorted(text[column.notna()].unique())[:12]))
+        raise TableError(f"{source}: data.positive: column {column.name!r} has no value {absent[0]!r}; values: {seen}")
+    return text.isin(chosen).astype(float).where(column.notna())
+
+
 def _task_rows(frame: pd.DataFrame, source: str, targets: list[str], task_column: str | None,
                encoded: dict[str, _Target]) -> list[tuple[str, str, np.ndarray]]:
     """(task name, target column, row positions) for each task."""
@@ -254,13 +307,21 @@ def _drop_missing_targets(splits: dict[str, np.ndarray], target: _Target, source
 
 
 def _split_tasks(groups: list[tuple[str, str, np.ndarray]], encoded: dict[str, _Target], n_rows: int, shared: bool,
-                 seed: int, fractions: tuple[float, float], source: str, dropped: dict[str, int]) -> list[tuple]:
+                 seed: int, fractions: tuple[float, float], source: str, dropped: dict[str, int],
+                 given: np.ndarray | None = None) -> list[tuple]:
     """(task name, target, row positions per split) for each task; tasks on shared rows share one split,
     stratified by the first classification target, others are split apart, each by its own classes."""
     rng = np.random.default_rng([seed, _SPLIT])
+
+    def split(rows: np.ndarray, labels: np.ndarray | None, where: str) -> dict[str, np.ndarray]:
+        if given is not None:
+            return given_rows(rows, given, fractions[0], rng, labels, where)
+        positions = split_rows(len(rows), *fractions, rng, labels, where=where)
+        return {name: rows[p] for name, p in positions.items()}
+
     if shared:
         strata = next((e.values for e in encoded.values() if e.kind == "classification"), None)
-        shared_split = split_rows(n_rows, *fractions, rng, strata, where=source)
+        shared_split = split(np.arange(n_rows), strata, source)
     plans = []
     for task_name, column, rows in groups:
         target = encoded[column]
@@ -268,8 +329,7 @@ def _split_tasks(groups: list[tuple[str, str, np.ndarray]], encoded: dict[str, _
             splits = shared_split
         else:
             labels = target.values[rows] if target.kind == "classification" else None
-            positions = split_rows(len(rows), *fractions, rng, labels, where=f"{source}, task {task_name!r}")
-            splits = {split: rows[p] for split, p in positions.items()}
+            splits = split(rows, labels, f"{source}, task {task_name!r}")
         plans.append((task_name, target, _drop_missing_targets(splits, target, source, task_name, dropped)))
     return plans
 
@@ -302,18 +362,21 @@ def _warn_wide(encoder: FeatureEncoder, source: str) -> None:
 
 
 def _task(frame: pd.DataFrame, encoder: FeatureEncoder, name: str, target: _Target, splits: dict[str, np.ndarray],
-          source: str, role: str) -> Task:
+          source: str, role: str, scoring: Scoring) -> Task:
     values = {split: target.values[rows] for split, rows in splits.items()}
     if target.kind == "regression":
         mean, std = values["train"].mean(), values["train"].std()
         std = std if std > 0 else 1.0
         labels = {s: torch.tensor((v - mean) / std, dtype=torch.float32)[:, None] for s, v in values.items()}
+        scale = dict(target_mean=(float(mean),), target_std=(float(std),))
     else:
         labels = {s: torch.tensor(v, dtype=torch.long) for s, v in values.items()}
+        scale = dict(class_weights=scoring.class_weights(labels["train"], len(target.classes)))
     parts = {
         split: Split(torch.from_numpy(encoder.transform(frame.iloc[rows], f"{source}, task {name!r}, {split}")),
                      labels[split])
         for split, rows in splits.items()
     }
     n_outputs = len(target.classes) if target.kind == "classification" else 1
-    return Task(name=name, kind=target.kind, n_outputs=n_outputs, role=role, **parts)
+    return Task(name=name, kind=target.kind, n_outputs=n_outputs, role=role,
+                metric=scoring.metric(name, target.column, target.kind), **scale, **parts)

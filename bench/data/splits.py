@@ -70,3 +70,27 @@ def stratified_subset(
     shares = allocate(np.array([len(s) for s in strata]), size)
     chosen = [stratum[rng.permutation(len(stratum))][:k] for stratum, k in zip(strata, shares, strict=True)]
     return np.sort(rows[np.concatenate(chosen)])
+
+
+def given_rows(
+    rows: np.ndarray, given: np.ndarray, val_fraction: float, rng: np.random.Generator,
+    labels: np.ndarray | None = None, where: str = "data",
+) -> dict[str, np.ndarray]:
+    """Splits that come with the data: ``given[row]`` is ``train``, ``val`` or ``test``. Without ``val`` rows,
+    ``val_fraction`` of the training rows become validation rows (stratified by ``labels``, one per row)."""
+    own = given[rows]
+    splits = {name: rows[own == name] for name in ("train", "val", "test")}
+    if not len(splits["val"]):
+        train_labels = None if labels is None else np.asarray(labels)[own == "train"]
+        strata = _strata(len(splits["train"]), train_labels)
+        n_val = allocate(np.array([len(s) for s in strata]), round(len(splits["train"]) * val_fraction))
+        chosen = [s[rng.permutation(len(s))][:k] for s, k in zip(strata, n_val, strict=True)]
+        held = np.zeros(len(splits["train"]), dtype=bool)
+        held[np.concatenate(chosen)] = True
+        splits["train"], splits["val"] = splits["train"][~held], splits["train"][held]
+    if min(len(r) for r in splits.values()) < 1 or len(splits["train"]) < 2:
+        sizes = ", ".join(f"{name}={len(r)}" for name, r in splits.items())
+        raise FamilyError(f"{where}: the given splits leave too few rows ({sizes}; train needs >= 2, val and "
+                          f"test >= 1; data.val_fraction={val_fraction} of the training rows become val rows when "
+                          "no data.val_path is given)")
+    return {name: np.sort(r) for name, r in splits.items()}

@@ -13,11 +13,16 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.report", description=__doc__)
     parser.add_argument("--experiments", type=Path, default=Path("experiments"), help="folder of run records")
     parser.add_argument("--out", type=Path, default=Path("reports"), help="where to write the report")
+    parser.add_argument("studies", nargs="*", help="the studies to include (folders of --experiments); default: all")
     args = parser.parse_args(argv)
     if not args.experiments.is_dir():
         print(f"error: no experiments folder at {args.experiments}", file=sys.stderr)
         return 1
-    index = write_reports(args.experiments, args.out)
+    try:
+        index = write_reports(args.experiments, args.out, args.studies)
+    except ValueError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
     print(f"report written: {index}")
     return 0
 

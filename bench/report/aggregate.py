@@ -6,16 +6,15 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from bench.metrics import PRIMARY_METRIC
 from bench.report.stats import bootstrap_ci
 from bench.results import runs_table, tidy
 
 NON_KNOB_COLUMNS = {
     "run_id", "study", "regime", "strategy", "label", "arm", "weighting", "seed", "status", "task", "role",
-    "kind", "split", "metric", "value", "higher_is_better", "error",
+    "kind", "split", "metric", "value", "higher_is_better", "error", "primary",
 }
-# Delta_m needs a ratio scale: R^2 can be zero or negative, so regression tasks enter by their MSE.
-DELTA_M_METRIC = {"classification": "accuracy", "regression": "mse"}
+# Delta_m needs a ratio scale: R^2 can be zero or negative, so a task scored by R^2 enters by its MSE.
+DELTA_M_METRIC = {"r2": "mse"}
 BASELINE = "stl"
 
 
@@ -79,27 +78,51 @@ def varied_knobs(runs: pd.DataFrame) -> list[str]:
     return [k for k in knobs if runs[k].astype(str).nunique() > 1]
 
 
+def task_scores(tidy_frame: pd.DataFrame, split: str = "test") -> pd.DataFrame:
+    """Every task's primary metric (``data.metric``, else accuracy / AUC / R^2) in every run: what the
+    report's headline compares. Undefined values (NaN, e.g. AUC on a split with one class) are left out."""
+    frame = tidy_frame[(tidy_frame["split"] == split) & (tidy_frame["metric"] == tidy_frame["primary"])]
+    return frame.dropna(subset=["value"]).copy()
+
+
 def target_scores(tidy_frame: pd.DataFrame, split: str = "test") -> pd.DataFrame:
-    """The primary metric (accuracy or R^2) of each run's target task: the score every regime reports."""
-    target = tidy_frame[(tidy_frame["role"] == "target") & (tidy_frame["split"] == split)]
-    primary = target["kind"].map(PRIMARY_METRIC)
-    return target[target["metric"] == primary].copy()
+    """The primary metric of each run's target task: the one score every regime, TL included, reports."""
+    scores = task_scores(tidy_frame, split)
+    return scores[scores["role"] == "target"].copy()
+
+
+def oriented(scores: pd.DataFrame) -> pd.DataFrame:
+    """Scores with lower-is-better metrics negated, so that higher is better for rankings and maps."""
+    sign = scores["higher_is_better"].map(lambda better: 1.0 if better is not False else -1.0)
+    return scores.assign(value=scores["value"] * sign)
+
+
+def delta_m_metric(primary: str) -> str:
+    return DELTA_M_METRIC.get(primary, primary)
 
 
 def delta_m_scores(tidy_frame: pd.DataFrame, split: str = "test") -> pd.DataFrame:
-    """Each run's per-task score on the ratio-scale metric that Delta_m compares (accuracy or MSE)."""
+    """Each run's per-task score on the metric Delta_m compares: the primary one (MSE for R^2)."""
     frame = tidy_frame[tidy_frame["split"] == split]
-    return frame[frame["metric"] == frame["kind"].map(DELTA_M_METRIC)].copy()
+    frame = frame[frame["metric"] == frame["primary"].map(delta_m_metric)]
+    return frame.dropna(subset=["value"]).copy()
 
 
-def summarize(scores: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
-    """Mean, 95% bootstrap CI and number of seeds per arm and condition."""
+def summarize(scores: pd.DataFrame, keys: list[str], over_tasks: bool = False) -> pd.DataFrame:
+    """Mean, 95% bootstrap CI and number of seeds per arm, condition and metric.
+
+    ``over_tasks``: each seed's value is first averaged over the tasks (of that metric) the run reports.
+    """
+    if over_tasks:
+        scores = (scores.groupby(["arm", *keys, "metric", "seed"], as_index=False)
+                  .agg(value=("value", "mean"), n_tasks=("task", "nunique")))
     rows = []
-    for (arm, *condition), group in scores.groupby(["arm", *keys], sort=True):
+    for (arm, *condition, metric), group in scores.groupby(["arm", *keys, "metric"], sort=True):
         low, high = bootstrap_ci(group["value"].to_numpy())
-        rows.append({"arm": arm, **dict(zip(keys, condition, strict=True)), "metric": group["metric"].iloc[0],
+        rows.append({"arm": arm, **dict(zip(keys, condition, strict=True)), "metric": metric,
                      "mean": group["value"].mean(), "ci_low": low, "ci_high": high,
-                     "n_seeds": group["seed"].nunique()})
+                     "n_seeds": group["seed"].nunique(),
+                     "n_tasks": int(group["n_tasks"].max()) if over_tasks else 1})
     return pd.DataFrame(rows)
 
 

@@ -9,8 +9,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from bench.report.aggregate import BASELINE, StudyData, delta_m_scores, target_scores
+from bench.report.aggregate import BASELINE, StudyData, delta_m_scores, oriented, target_scores, task_scores
 from bench.report.stats import (
+    DELTA_M_FLOOR,
     average_ranks,
     bootstrap_ci,
     cd_groups,
@@ -32,11 +33,29 @@ def outcome(ci_low: float, ci_high: float) -> str:
 
 
 def seed_differences(scores: pd.DataFrame, keys: list[str], baseline: str = BASELINE) -> pd.DataFrame:
-    """``arm - baseline`` per condition and seed, for every other arm, on seeds both have."""
-    base = scores[scores["arm"] == baseline][[*keys, "seed", "value"]]
-    others = scores[scores["arm"] != baseline][["arm", *keys, "seed", "value"]]
-    pairs = others.merge(base, on=[*keys, "seed"], suffixes=("", "_base"))
-    return pairs.assign(difference=pairs["value"] - pairs["value_base"])[["arm", *keys, "seed", "difference"]]
+    """``arm - baseline`` per condition, seed and metric, for every other arm, on seeds both have; signed
+    so that positive is better (``baseline - arm`` for a lower-is-better metric such as RMSE)."""
+    return task_differences(scores, keys, baseline).drop(columns="task")
+
+
+def task_differences(scores: pd.DataFrame, keys: list[str], baseline: str = BASELINE) -> pd.DataFrame:
+    """``arm - baseline`` per condition, seed and task (one row each), positive is better, on the tasks and
+    seeds both report."""
+    columns = [*keys, "seed", "task", "metric"]
+    base = scores[scores["arm"] == baseline][[*columns, "value"]]
+    others = scores[scores["arm"] != baseline][["arm", *columns, "value", "higher_is_better"]]
+    pairs = others.merge(base, on=columns, suffixes=("", "_base"))
+    sign = np.where(pairs["higher_is_better"].to_numpy(bool), 1.0, -1.0)
+    pairs = pairs.assign(difference=sign * (pairs["value"] - pairs["value_base"]))
+    return pairs[["arm", *keys, "seed", "task", "metric", "difference"]]
+
+
+def every_task_differences(scores: pd.DataFrame, keys: list[str], baseline: str = BASELINE) -> pd.DataFrame:
+    """Per arm, condition, metric and seed: the mean over tasks of the paired difference (positive is better);
+    ``n_tasks`` says over how many tasks. The seed stays the unit, so CIs are over seeds as elsewhere."""
+    differences = task_differences(scores, keys, baseline)
+    return (differences.groupby(["arm", *keys, "metric", "seed"], as_index=False)
+            .agg(difference=("difference", "mean"), n_tasks=("task", "nunique")))
 
 
 def delta_m(task_scores: pd.DataFrame, keys: list[str], baseline: str = BASELINE) -> pd.DataFrame:
@@ -44,30 +63,38 @@ def delta_m(task_scores: pd.DataFrame, keys: list[str], baseline: str = BASELINE
 
     Maninis et al. (2019): ``100/T sum_t s_t (M_t - M_stl,t) / M_stl,t`` with ``s_t = +1`` when higher is
     better and ``-1`` otherwise, so a positive Delta_m is better. Tasks are those both runs report (for TL,
-    the target only).
+    the target only). A task whose baseline is near zero (``stats.DELTA_M_FLOOR``) has no relative change:
+    it is left out of that seed's mean and counted in ``n_left_out``.
     """
-    columns = [*keys, "seed", "task"]
+    columns = [*keys, "seed", "task", "metric"]
     base = task_scores[task_scores["arm"] == baseline][[*columns, "value"]]
     others = task_scores[task_scores["arm"] != baseline][["arm", *columns, "value", "higher_is_better"]]
     pairs = others.merge(base, on=columns, suffixes=("", "_base"))
-    change = relative_change(pairs["value"], pairs["value_base"], pairs["higher_is_better"].to_numpy(bool))
-    pairs = pairs.assign(difference=change)
-    return (pairs.groupby(["arm", *keys, "seed"], as_index=False)
-            .agg(difference=("difference", "mean"), n_tasks=("task", "nunique")))
+    change = relative_change(pairs["value"], pairs["value_base"], pairs["higher_is_better"].to_numpy(bool),
+                             floor=pairs["metric"].map(lambda m: DELTA_M_FLOOR.get(m, 0.0)).to_numpy(float))
+    pairs = pairs.assign(difference=change, left_out=np.isnan(change))
+    frame = (pairs.groupby(["arm", *keys, "seed"], as_index=False)
+             .agg(difference=("difference", "mean"), n_tasks=("difference", "count"),
+                  n_left_out=("left_out", "sum")))
+    return frame.dropna(subset=["difference"])
 
 
 def summarize_differences(differences: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
-    """Mean paired difference, 95% bootstrap CI, Wilcoxon p and Holm-adjusted p per arm and condition.
+    """Mean paired difference, 95% bootstrap CI, Wilcoxon p and Holm-adjusted p per arm and condition (and
+    metric, and task, where ``differences`` has those columns).
 
-    The Holm family is the whole table: every arm x condition comparison in it.
+    The Holm family is the whole table: every comparison in it.
     """
+    by = [*keys, *[c for c in ("metric", "task") if c in differences.columns and c not in keys]]
+    extra = [c for c in ("n_tasks", "n_left_out") if c in differences.columns]
     rows = []
-    for (arm, *condition), group in differences.groupby(["arm", *keys], sort=True):
+    for (arm, *condition), group in differences.groupby(["arm", *by], sort=True):
         values = group["difference"].to_numpy()
         low, high = bootstrap_ci(values)
-        rows.append({"arm": arm, **dict(zip(keys, condition, strict=True)), "mean": values.mean(),
-                     "ci_low": low, "ci_high": high, "n_pairs": len(values), "p": wilcoxon_p(values)})
-    table = pd.DataFrame(rows, columns=["arm", *keys, "mean", "ci_low", "ci_high", "n_pairs", "p"])
+        rows.append({"arm": arm, **dict(zip(by, condition, strict=True)), "mean": values.mean(),
+                     "ci_low": low, "ci_high": high, "n_pairs": len(values), "p": wilcoxon_p(values),
+                     **{c: int(group[c].max() if c == "n_tasks" else group[c].sum()) for c in extra}})
+    table = pd.DataFrame(rows, columns=["arm", *by, "mean", "ci_low", "ci_high", "n_pairs", "p", *extra])
     table["p_holm"] = holm(table["p"].to_numpy())
     table["outcome"] = [outcome(lo, hi) for lo, hi in zip(table["ci_low"], table["ci_high"], strict=True)]
     return table
@@ -83,12 +110,15 @@ def win_tie_loss(summary: pd.DataFrame) -> pd.DataFrame:
 def friedman(scores: pd.DataFrame, keys: list[str], arms: list[str] | None = None) -> dict | None:
     """Friedman test and Nemenyi critical difference over the arms (Demšar 2006).
 
-    A block is one (condition, seed): one data draw on which every compared arm finished; blocks missing
-    an arm are left out and counted. Needs three arms and two complete blocks, else None.
+    A block is one (condition, seed, task): one data draw and task on which every compared arm finished;
+    blocks missing an arm are left out and counted. Scores are oriented so that higher is better. Needs
+    three arms and two complete blocks, else None.
     """
     if arms is not None:
         scores = scores[scores["arm"].isin(arms)]
-    wide = scores.pivot_table(index=[*keys, "seed"], columns="arm", values="value", aggfunc="first")
+    scores = oriented(scores)
+    index = [*keys, "seed", *[c for c in ("task",) if c in scores.columns and c not in keys]]
+    wide = scores.pivot_table(index=index, columns="arm", values="value", aggfunc="first")
     complete = wide.dropna()
     if wide.shape[1] < 3 or len(complete) < 2:
         return None
@@ -106,7 +136,7 @@ def regime_map(scores: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
     lies above zero; otherwise it is ``tie``. ``margin`` is the smallest of those mean differences.
     """
     rows = []
-    for condition, cell in scores.groupby(keys, sort=True):
+    for condition, cell in oriented(scores).groupby(keys, sort=True):
         condition = condition if isinstance(condition, tuple) else (condition,)
         means = cell.groupby("arm")["value"].mean().sort_values(ascending=False)
         best = means.index[0]
@@ -126,9 +156,12 @@ def regime_map(scores: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
 
 
 def measured_differences(study: StudyData, measure: str) -> pd.DataFrame:
-    """Per-seed differences against STL: ``target`` (target task's primary score) or ``delta_m`` (%)."""
+    """Per-seed differences against STL: ``target`` (target task's primary score), ``every_task`` (mean
+    over every task of its primary score, per metric) or ``delta_m`` (%)."""
     if measure == "target":
         return seed_differences(target_scores(study.tidy), study.keys)
+    if measure == "every_task":
+        return every_task_differences(task_scores(study.tidy), study.keys)
     if measure == "delta_m":
         return delta_m(delta_m_scores(study.tidy), study.keys)
-    raise ValueError(f"measure={measure!r} is invalid, expected 'target' or 'delta_m'")
+    raise ValueError(f"measure={measure!r} is invalid, expected 'target', 'every_task' or 'delta_m'")

@@ -126,3 +126,33 @@ def plot_cd_diagram(result: dict, title: str, stem: Path) -> Path:
     fig.suptitle(f"{title}: mean rank (1 = best)\nFriedman p = {result['p']:.3g} over {result['n_blocks']} blocks",
                  fontsize=11)
     return _save(fig, stem, tight=False)
+
+
+OUTCOME_COLORS = {"win": "#55a868", "loss": "#c44e52", "tie": "#8c8c8c", "n/a": "#bbbbbb"}
+
+
+def plot_per_task(per_task: pd.DataFrame, keys: list[str], title: str, stem: Path) -> Path:
+    """Every task's paired difference (mean, 95% CI) sorted, one panel per arm and condition: the distribution
+    over tasks at a glance, however many tasks there are. Task names label the axis when there are few."""
+    panels = list(per_task.groupby(["arm", *keys], sort=True))
+    fig, axes = plt.subplots(1, len(panels), figsize=(1.5 + 4.2 * len(panels), 4.2), sharey=True, squeeze=False)
+    for ax, (label, rows) in zip(axes[0], panels, strict=True):
+        rows = rows.sort_values("mean").reset_index(drop=True)
+        x = np.arange(len(rows))
+        colors = [OUTCOME_COLORS.get(o, "#bbbbbb") for o in rows["outcome"]]
+        low = (rows["mean"] - rows["ci_low"]).fillna(0).clip(lower=0)
+        high = (rows["ci_high"] - rows["mean"]).fillna(0).clip(lower=0)
+        ax.errorbar(x, rows["mean"], yerr=[low, high], fmt="none", ecolor="#cccccc", linewidth=1)
+        ax.scatter(x, rows["mean"], c=colors, s=14 if len(rows) > 40 else 28, zorder=3)
+        ax.axhline(0, color="black", linewidth=1, linestyle="--")
+        if len(rows) <= 30:
+            ax.set_xticks(x, rows["task"], rotation=90, fontsize=8)
+        else:
+            ax.set_xlabel(f"{len(rows)} tasks, sorted by difference")
+        parts = label if isinstance(label, tuple) else (label,)
+        ax.set_title(" | ".join([str(parts[0]), *[f"{k}={_text(v)}" for k, v in zip(keys, parts[1:], strict=True)
+                                                  if k != "study"]]))
+        ax.grid(alpha=0.3, axis="y")
+    axes[0][0].set_ylabel("arm − STL (positive is better)")
+    fig.suptitle(title, fontsize=12)
+    return _save(fig, stem)

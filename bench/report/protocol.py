@@ -51,3 +51,27 @@ def software_versions(records: list[dict]) -> pd.DataFrame:
                                                        for v, n in sorted(found.items()))}
             for package, found in sorted(counts.items())]
     return pd.DataFrame(rows, columns=["package", "version"])
+
+
+def code_label(versions: dict) -> str:
+    """``0.1.0 @ 1a2b3c4d5e`` (``+ uncommitted changes`` when bench/ or conf/ differed from the commit)."""
+    commit = versions.get("git_commit")
+    label = f"{versions.get('mtl-transfer-bench', '?')} @ " + (commit[:10] if commit else "no commit recorded")
+    return label + (" + uncommitted changes" if versions.get("git_dirty") == "yes" else "")
+
+
+def code_versions(records: list[dict]) -> tuple[pd.DataFrame, str]:
+    """Runs per code version (package version and git commit), and the version of this checkout."""
+    from importlib import metadata
+
+    from bench.provenance import code_commit
+
+    try:
+        package = metadata.version("mtl-transfer-bench")
+    except metadata.PackageNotFoundError:
+        package = "?"
+    current = code_label({"mtl-transfer-bench": package, **code_commit()})
+    counts = Counter(code_label(r.get("versions") or {}) for r in records)
+    table = pd.DataFrame([{"code": code, "runs": n, "this checkout": "yes" if code == current else "no"}
+                          for code, n in sorted(counts.items())], columns=["code", "runs", "this checkout"])
+    return table, current

@@ -6,15 +6,16 @@ from pathlib import Path
 
 import pandas as pd
 
-from bench.report.aggregate import StudyData, target_scores
+from bench.report.aggregate import StudyData, study_data, task_scores
 from bench.report.claims import VERDICT_RULE, claims_table
 from bench.report.page import write_page
-from bench.report.paired import friedman
+from bench.report.paired import friedman, measured_differences, summarize_differences, win_tie_loss
 from bench.report.plots import plot_cd_diagram
 from bench.report.protocol import software_versions
 from bench.report.study import Figure, Section, StudyReport, build_study
 from bench.report.tables import Table, claims_view, plain_table
 from bench.results import load_records
+from bench.results.scan import deduplicate
 
 STATISTICS = [
     "Seeds are paired: one seed fixes the data draw and the initialisation for every arm of a condition, so "
@@ -46,29 +47,71 @@ def study_markdown(report: StudyReport) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _overall_section(reports: list[StudyReport], out: Path) -> Section:
-    """Win/tie/loss summed over studies and one Friedman ranking over every study's blocks."""
+def _overall_section(reports: list[StudyReport], records: dict[str, list[dict]], out: Path) -> Section:
+    """Win/tie/loss summed over studies and one Friedman ranking over every study's blocks.
+
+    A run that several studies hold counts once (the first study by name keeps it), differences are
+    counted per measure and metric (never pooled across metrics), and studies with nothing to compare
+    (every run failed, no STL) are listed, not counted.
+    """
     section = Section("All studies together")
-    counts = [r.win_tie_loss.assign(study=r.name) for r in reports if r.win_tie_loss is not None]
+    seen: set[str] = set()
+    counts, pooled, left_out, shared = [], [], [], 0
+    for report in reports:
+        if report.win_tie_loss is None:
+            left_out.append(f"`{report.name}` ({_why_not_compared(report)})")
+            continue
+        own = deduplicate(records[report.name])
+        mine = [r for r in own if r.get("run_id") not in seen]
+        shared += len(own) - len(mine)
+        seen.update(r.get("run_id") for r in own)
+        if not mine:
+            continue
+        study = study_data(report.name, mine) if len(mine) < len(own) else report.data
+        if study.tidy.empty or "stl" not in set(study.tidy["arm"]):
+            continue
+        counts.append(_study_counts(study))
+        pooled.append(_blocks(study))
+    if shared:
+        section.text.append(f"{shared} run(s) held by more than one study count once, in the first study by name.")
+    if left_out:
+        section.text.append("Not in these tables (listed, not averaged): " + ", ".join(left_out) + ".")
     if counts:
-        total = pd.concat(counts).fillna(0).groupby("arm").sum(numeric_only=True).astype(int).reset_index()
+        total = (pd.concat(counts).fillna(0).groupby(["measure", "arm"]).sum(numeric_only=True).astype(int)
+                 .reset_index())
         section.tables.append(plain_table(
             total, "win_tie_loss_all", "Win / tie / loss against STL, all studies",
-            "Conditions (knob values) of every study where the arm's target score beats STL (95% CI of the "
-            "paired difference above zero), ties or loses."))
-    pooled = [_blocks(r.data) for r in reports if not r.data.tidy.empty]
+            "Conditions (knob values) of every study where the arm beats STL (95% CI of the paired difference "
+            "above zero), ties or loses; one row per measure and metric, never pooled across metrics. Every task: "
+            "the mean over tasks of each task's primary metric; Δm%: the relative change."))
     if pooled:
         result = friedman(pd.concat(pooled), ["block"])
         if result:
             path = plot_cd_diagram(result, "all studies: regimes", out / "figures" / "cd_all")
             section.figures.append(Figure(path, "Critical-difference diagram over the blocks of every study "
-                                                "(each block: one study, condition and seed)."))
+                                                "(each block: one study, condition, seed and task)."))
     return section
 
 
+def _why_not_compared(report: StudyReport) -> str:
+    runs = report.data.runs
+    if (runs["status"] == "ok").sum() == 0:
+        return f"every one of its {len(runs)} run(s) failed"
+    return "no STL runs or no target task to compare with"
+
+
+def _study_counts(study: StudyData) -> pd.DataFrame:
+    keys = study.keys
+    overall = summarize_differences(measured_differences(study, "every_task"), keys)
+    delta = summarize_differences(measured_differences(study, "delta_m"), keys)
+    return pd.concat([*(win_tie_loss(rows).assign(measure=f"every task: {metric}")
+                        for metric, rows in overall.groupby("metric")),
+                      win_tie_loss(delta).assign(measure="Δm%")])
+
+
 def _blocks(study: StudyData) -> pd.DataFrame:
-    """Target scores with one ``block`` label per (study, condition), so that studies can be pooled."""
-    scores = target_scores(study.tidy)
+    """Every task's scores with one ``block`` label per (study, condition), so that studies can be pooled."""
+    scores = task_scores(study.tidy)
     return scores.assign(block=study.name + " | " + scores[study.keys].astype(str).agg(",".join, axis=1))
 
 
@@ -87,24 +130,32 @@ def index_markdown(claims: Table, reports: list[StudyReport], versions: Table, e
     return "\n".join(lines) + "\n"
 
 
-def write_reports(experiments: Path, reports: Path) -> Path:
-    """One folder per study under ``reports`` plus ``index.md`` and the self-contained ``index.html``."""
+def write_reports(experiments: Path, reports: Path, only: list[str] | None = None) -> Path:
+    """One folder per study under ``reports`` plus ``index.md`` and the self-contained ``index.html``;
+    ``only`` names the studies to include (default: every study folder)."""
     reports.mkdir(parents=True, exist_ok=True)
     studies = sorted(p for p in Path(experiments).iterdir() if p.is_dir() and not p.name.startswith("."))
-    built, all_records = [], []
+    if only:
+        unknown = sorted(set(only) - {p.name for p in studies})
+        if unknown:
+            raise ValueError(f"no study {unknown[0]!r} in {experiments}; studies: {[p.name for p in studies]}")
+        studies = [p for p in studies if p.name in only]
+    built, by_study = [], {}
     for folder in studies:
         records = load_records(folder)
         if not records:
             continue
-        all_records += records
+        by_study[folder.name] = records
         report = build_study(folder.name, records, reports / folder.name)
         (report.folder / "README.md").write_text(study_markdown(report))
         built.append(report)
 
+    all_records = deduplicate([r for records in by_study.values() for r in records])
     claims = claims_view(claims_table({r.name: r.data for r in built}), VERDICT_RULE)
     versions = plain_table(software_versions(all_records), "software", "Software versions",
-                           "From the records' `versions` field; a package with several versions lists each.")
-    overall = _overall_section(built, reports)
+                           "From the records' `versions` field (each run once); a package with several versions "
+                           "lists each.")
+    overall = _overall_section(built, by_study, reports)
     for table in (claims, versions, *overall.tables):
         table.write(reports / "tables")
     (reports / "index.md").write_text(index_markdown(claims, built, versions, experiments))

@@ -61,14 +61,24 @@ def holm(p_values) -> np.ndarray:
     return adjusted
 
 
-def relative_change(value, baseline, higher_is_better) -> np.ndarray:
+# Delta_m's guard: a relative change needs a baseline away from zero. Scores on [0, 1] count as near zero
+# below 0.01; an error metric (MSE, RMSE, MAE, log loss: >= 0, in the target's own units) only at exactly
+# zero, a perfect baseline, since no scale-free threshold exists for it.
+DELTA_M_FLOOR = {"accuracy": 0.01, "balanced_accuracy": 0.01, "f1_macro": 0.01, "auc": 0.01, "r2": 0.01}
+
+
+def relative_change(value, baseline, higher_is_better, floor=0.0) -> np.ndarray:
     """``100 * (value - baseline) / |baseline|``, sign flipped for lower-is-better metrics: positive is better.
 
-    ``higher_is_better`` is a bool or an array of them, one per value.
+    ``higher_is_better`` is a bool or an array of them, one per value. Where ``|baseline|`` is below
+    ``floor`` (or zero), there is no relative change: NaN, for the caller to leave out and count.
     """
     value, baseline = np.asarray(value, dtype=float), np.asarray(baseline, dtype=float)
     sign = np.where(higher_is_better, 1.0, -1.0)
-    return 100.0 * sign * (value - baseline) / np.abs(baseline)
+    guarded = (np.abs(baseline) < floor) | (baseline == 0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        change = 100.0 * sign * (value - baseline) / np.abs(baseline)
+    return np.where(guarded, np.nan, change)
 
 
 def slope(x, y) -> float:

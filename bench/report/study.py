@@ -7,17 +7,35 @@ from pathlib import Path
 
 import pandas as pd
 
-from bench.report.aggregate import StudyData, missing_runs, study_data, summarize, target_scores
-from bench.report.paired import friedman, measured_differences, regime_map, summarize_differences, win_tie_loss
-from bench.report.plots import plot_cd_diagram, plot_lines, plot_regime_map, use_log_x
-from bench.report.protocol import study_protocol
-from bench.report.tables import Table, difference_table, plain_table, score_table
+from bench.report.aggregate import StudyData, missing_runs, study_data, summarize, target_scores, task_scores
+from bench.report.paired import (
+    OUTCOMES,
+    friedman,
+    measured_differences,
+    regime_map,
+    summarize_differences,
+    task_differences,
+    win_tie_loss,
+)
+from bench.report.plots import plot_cd_diagram, plot_lines, plot_per_task, plot_regime_map, use_log_x
+from bench.report.protocol import code_versions, study_protocol
+from bench.report.tables import Table, difference_table, interval, plain_table, score_table
 
 DELTA_M_RULE = (
-    "Δm% = mean over tasks of 100·s·(M_arm − M_STL)/M_STL, with s = +1 for accuracy and s = −1 for MSE "
-    "(regression tasks enter by their MSE: R² has no ratio scale), so **positive Δm% means better than STL**. "
-    "Tasks: every task both runs report (TL reports the target only, so its Δm% is the target's relative change)."
+    "Δm% = mean over tasks of 100·s·(M_arm − M_STL)/|M_STL| on each task's primary metric, with s = +1 when "
+    "higher is better and s = −1 for an error metric, so **positive Δm% means better than STL**; a task scored by "
+    "R² enters by its MSE (R² has no ratio scale). Guard: a task whose STL value is near zero has no relative "
+    "change and is left out of that seed's mean (|M_STL| < 0.01 for accuracy, balanced accuracy, macro-F1 and "
+    "AUC; M_STL = 0 for an error metric); the table counts them (n_left_out). Tasks: every task both runs "
+    "report (TL reports the target only, so its Δm% is the target's relative change)."
 )
+EVERY_TASK_RULE = (
+    "Every task counts: each task is compared on its primary metric (`data.metric`; by default accuracy, AUC "
+    "for a binary task whose minority class is under 20%, and R² for regression). Differences are never "
+    "pooled across metrics: each metric has its own rows."
+)
+PER_TASK_ROWS = 20  # more tasks than this: a per-task figure and per_task.csv instead of a table row each
+MAX_PER_TASK_PANELS = 4  # conditions drawn in the per-task figure
 OUTCOME_RULE = ("outcome: **win** / **loss** when the 95% CI of the paired difference lies above / below zero, "
                 "**tie** when it contains zero.")
 
@@ -82,28 +100,34 @@ def _figures_by_knob(study: StudyData, table: pd.DataFrame, ylabel: str, stem: s
     return found
 
 
-def _ranking_section(study: StudyData, scores: pd.DataFrame, figures: Path) -> Section:
-    section = Section("Ranking across conditions (Friedman test, critical-difference diagram)")
+def _ranking_section(study: StudyData, figures: Path) -> Section:
+    section = Section("Ranking across conditions and tasks (Friedman test, critical-difference diagram)")
     section.text.append(
-        "Arms are ranked on the target score within each block (one condition and seed: a data draw every "
-        "arm ran on; rank 1 is best), then compared by the Friedman test and the Nemenyi critical difference "
-        "at α = 0.05 (Demšar 2006): arms joined by a bar differ by less than the CD. Blocks share seeds "
-        "across conditions, so read the p-value as indicative.")
+        "Arms are ranked on each task's primary metric within each block (one condition, seed and task: a data "
+        "draw and task every ranked arm reports; rank 1 is best), then compared by the Friedman test and the "
+        "Nemenyi critical difference at α = 0.05 (Demšar 2006): arms joined by a bar differ by less than the "
+        "CD. Blocks share seeds across conditions and tasks, so read the p-value as indicative. TL reports its "
+        "target task only, so the arms that report every task are also ranked on every task without it.")
+    scores = task_scores(study.tidy)
+    tasks_per_arm = scores.groupby("arm")["task"].nunique()
+    complete = sorted(tasks_per_arm.index[tasks_per_arm == tasks_per_arm.max()])
     families = [("regimes", None)]
+    if len(complete) < len(tasks_per_arm) and len(complete) >= 3:
+        families.append(("arms that report every task", complete))
     weightings = sorted(a for a in scores["arm"].unique() if a.startswith("mtl-"))
     if len(weightings) >= 3:
         families.append(("MTL weighting methods", weightings))
-    for label, arms in families:
+    for index, (label, arms) in enumerate(families):
         result = friedman(scores, study.keys, arms)
         if result is None:
             section.text.append(f"{label}: not enough arms (3) or complete blocks (2) for a Friedman test.")
             continue
-        stem = figures / ("cd_regimes" if arms is None else "cd_weighting")
-        section.figures.append(Figure(plot_cd_diagram(result, f"{study.name}: {label}", stem),
+        stem = ("cd_regimes", "cd_every_task", "cd_weighting")[index if label != "MTL weighting methods" else 2]
+        section.figures.append(Figure(plot_cd_diagram(result, f"{study.name}: {label}", figures / stem),
                                       f"Critical-difference diagram of the {label}."))
         ranks = pd.DataFrame({"arm": result["arms"], "mean rank": result["ranks"]}).sort_values("mean rank")
         section.tables.append(plain_table(
-            ranks, f"ranks_{'regimes' if arms is None else 'weighting'}", f"Mean ranks of the {label}",
+            ranks, f"ranks_{stem.removeprefix('cd_')}", f"Mean ranks of the {label}",
             f"Friedman p = {result['p']:.3g} over {result['n_blocks']} blocks "
             f"({result['n_dropped']} blocks left out for a missing arm); CD = {result['cd']:.2f}."))
     return section
@@ -129,6 +153,29 @@ def _missing_section(study: StudyData) -> Section | None:
     return section
 
 
+def _warnings_section(records: list[dict]) -> Section | None:
+    """What the data loader warned about (e.g. test classes never seen in training), once per message."""
+    found = dict.fromkeys(w for r in records for w in (r.get("descriptors") or {}).get("warnings", []))
+    if not found:
+        return None
+    return Section("Data warnings", [f"⚠ {w}" for w in found])
+
+
+def _code_section(records: list[dict]) -> Section | None:
+    """Records made by other code than this checkout: they may not be what the code now computes."""
+    table, current = code_versions(records)
+    other = table[table["code"] != current]
+    if other.empty:
+        return None
+    section = Section("Records from other code ⚠", [
+        f"{int(other['runs'].sum())} of {int(table['runs'].sum())} runs were made by other code than this "
+        f"checkout ({current}): an older version, or one with uncommitted changes. Their numbers may differ from "
+        "what the code now computes; re-run them (a fresh study name, or delete their records) to be sure."])
+    section.tables.append(plain_table(table, "code_versions", "Code versions of the records",
+                                      "Package version and git commit stored in each record (`versions`)."))
+    return section
+
+
 def build_study(name: str, records: list[dict], folder: Path) -> StudyReport:
     """Compute, draw and write one study's tables (Markdown, LaTeX), figures (PNG, SVG) and tidy CSV."""
     study = study_data(name, records)
@@ -137,16 +184,17 @@ def build_study(name: str, records: list[dict], folder: Path) -> StudyReport:
     report = StudyReport(name, folder, study, study_protocol(records, study.knobs), [])
     if study.tidy.empty:
         report.sections.append(Section("No finished runs", ["Every run of this study failed; see below."]))
-    elif target_scores(study.tidy).empty:
+    elif target_scores(study.tidy).empty or "stl" not in set(study.tidy["arm"]):
         study.tidy.to_csv(folder / "tidy.csv", index=False)
-        report.sections.append(Section("No target task", ["No task of this study has the role `target`, so no "
-                                                          "regime reports a common score; see tidy.csv."]))
+        report.sections.append(Section("Nothing to compare", [
+            "This study has no STL runs, or no task with the role `target`, so no arm can be compared with "
+            "STL; see tidy.csv."]))
     else:
         study.tidy.to_csv(folder / "tidy.csv", index=False)
         report.sections += _result_sections(study, figures, report)
-    missing = _missing_section(study)
-    if missing:
-        report.sections.append(missing)
+    for extra in (_missing_section(study), _warnings_section(records), _code_section(records)):
+        if extra:
+            report.sections.append(extra)
     for section in report.sections:
         for table in section.tables:
             table.write(tables)
@@ -154,47 +202,128 @@ def build_study(name: str, records: list[dict], folder: Path) -> StudyReport:
 
 
 def _result_sections(study: StudyData, figures: Path, report: StudyReport) -> list[Section]:
+    sections = [_every_task_section(study, figures, report), _target_section(study, figures)]
+    if len(study.knobs) == 2:
+        sections.append(_map_section(study, target_scores(study.tidy), figures, report))
+    sections.append(_ranking_section(study, figures))
+    return sections
+
+
+def _every_task_section(study: StudyData, figures: Path, report: StudyReport) -> Section:
+    """The headline: every task's primary metric, arm against STL, and the distribution over tasks."""
+    keys = study.keys
+    scores = task_scores(study.tidy)
+    metrics = sorted(scores["metric"].unique())
+    n_tasks = scores["task"].nunique()
+    section = Section(f"Every task against STL ({n_tasks} task{'s' if n_tasks != 1 else ''}, "
+                      f"{', '.join(metrics)})")
+    section.text.append(EVERY_TASK_RULE)
+    overall = summarize_differences(measured_differences(study, "every_task"), keys)
+    delta = summarize_differences(measured_differences(study, "delta_m"), keys)
+    per_task = summarize_differences(task_differences(scores, keys), keys)
+    per_task.to_csv(report.folder / "per_task.csv", index=False)
+    outcomes = task_outcomes(per_task, keys)
+    section.text += headline(overall, delta, outcomes, keys)
+
+    summary = summarize(scores, keys, over_tasks=True)
+    expected = study.runs.dropna(subset=keys).groupby(keys)["seed"].nunique()
+    section.tables.append(score_table(
+        summary, keys, expected, "scores_every_task",
+        "Mean over seeds of each run's mean over its tasks of the test primary metric, with its 95% bootstrap CI "
+        "over seeds; n = seeds with a finished run. TL reports its target task only, so its mean is that task's.",
+        title="Every task: test primary metric"))
+    section.tables.append(difference_table(
+        overall, keys, 4, "paired_every_task", "Every task: arm − STL (positive is better)",
+        _paired_caption("Per seed, the mean over the tasks both runs report of the paired difference arm − STL "
+                        "of each task's primary metric (STL − arm for an error metric), so positive is better; "
+                        "n tasks says over how many.", overall)))
+    section.tables.append(difference_table(
+        delta, keys, 1, "delta_m", "Δm% against STL (positive is better)", _paired_caption(DELTA_M_RULE, delta)))
+    section.tables.append(plain_table(
+        outcomes, "task_outcomes", "Tasks won, tied and lost against STL",
+        "Per task, the 95% bootstrap CI over seeds of its paired difference decides: win above zero, loss below, "
+        "tie otherwise (n/a: one seed). The distribution of the per-task differences is in per_task.csv and the "
+        "per-task figure.", keys))
+    if per_task["task"].nunique() <= PER_TASK_ROWS:
+        section.tables.append(difference_table(
+            per_task, keys, 4, "per_task", "Per task: arm − STL (positive is better)",
+            _paired_caption("Each task's paired difference arm − STL of its primary metric.", per_task)))
+    conditions = per_task.groupby(keys).ngroups if len(per_task) else 0
+    if 0 < conditions <= MAX_PER_TASK_PANELS:
+        for metric, rows in per_task.groupby("metric"):
+            path = plot_per_task(rows, keys, f"{study.name}: per-task {metric}, arm − STL",
+                                 figures / f"per_task_{metric}")
+            section.figures.append(Figure(path, f"Every task's paired difference arm − STL of its test {metric} "
+                                                "(positive is better), mean over seeds with its 95% bootstrap CI, "
+                                                "tasks sorted; green: win, red: loss, grey: tie."))
+    for metric, rows in overall.groupby("metric"):
+        section.figures += _figures_by_knob(study, rows, f"every task {metric}: arm − STL", f"every_task_{metric}",
+                                            figures, f"mean over tasks of the paired difference of {metric}",
+                                            zero_line=True)
+    section.figures += _figures_by_knob(study, delta, "Δm% vs STL (positive is better)", "delta_m", figures,
+                                        "Δm% against STL", zero_line=True)
+    counts = pd.concat([*(win_tie_loss(rows).assign(measure=f"every task: {metric}")
+                          for metric, rows in overall.groupby("metric")),
+                        win_tie_loss(delta).assign(measure="Δm%")]).fillna(0)
+    counts = counts[["measure", *[c for c in counts.columns if c != "measure"]]]
+    report.win_tie_loss = counts
+    section.tables.append(plain_table(counts.astype({c: int for c in counts.columns if c not in ("measure", "arm")}),
+                                      "win_tie_loss", "Win / tie / loss against STL across conditions",
+                                      f"Number of conditions per outcome; {OUTCOME_RULE}"))
+    return section
+
+
+def task_outcomes(per_task: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
+    """Per arm, condition and metric: how many tasks the arm wins, ties and loses against STL."""
+    columns = ["arm", *keys, "metric"]
+    if per_task.empty:
+        return pd.DataFrame(columns=[*columns, *OUTCOMES, "median difference"])
+    counts = pd.crosstab([per_task[c] for c in columns], per_task["outcome"]).reindex(columns=OUTCOMES, fill_value=0)
+    medians = per_task.groupby(columns)["mean"].median().rename("median difference")
+    table = counts.join(medians).reset_index().rename_axis(columns=None)
+    return table.loc[:, [c for c in table.columns if c != "n/a" or table["n/a"].sum() > 0]]
+
+
+def headline(overall: pd.DataFrame, delta: pd.DataFrame, outcomes: pd.DataFrame, keys: list[str]) -> list[str]:
+    """One sentence per arm and metric when the study has a single condition (a user's table)."""
+    if len(overall) == 0 or overall.groupby(keys).ngroups != 1:
+        return []
+    lines = []
+    for row in overall.itertuples(index=False):
+        counts = outcomes[(outcomes["arm"] == row.arm) & (outcomes["metric"] == row.metric)]
+        tasks = (f"; per task it wins {int(counts['win'].iloc[0])}, ties {int(counts['tie'].iloc[0])} and loses "
+                 f"{int(counts['loss'].iloc[0])}") if len(counts) else ""
+        change = delta[delta["arm"] == row.arm]
+        relative = (f"; Δm% {interval(change['mean'].iloc[0], change['ci_low'].iloc[0], change['ci_high'].iloc[0], 1)}"
+                    if len(change) else "")
+        lines.append(f"**{row.arm} vs STL**, {row.metric} over {row.n_tasks} task(s): mean difference "
+                     f"{interval(row.mean, row.ci_low, row.ci_high, 4)} over {row.n_pairs} seed(s), "
+                     f"**{row.outcome}**{tasks}{relative}.")
+    return lines
+
+
+def _target_section(study: StudyData, figures: Path) -> Section:
+    """The target task alone: the one score every arm reports, TL included (claims 4 and 5 use it)."""
     keys = study.keys
     scores = target_scores(study.tidy)
-    metric = scores["metric"].iloc[0]
+    metric = ", ".join(sorted(scores["metric"].unique()))
     expected = study.runs.dropna(subset=keys).groupby(keys)["seed"].nunique()
     summary = summarize(scores, keys)
     target = summarize_differences(measured_differences(study, "target"), keys)
-    delta = summarize_differences(measured_differences(study, "delta_m"), keys)
-
-    scores_section = Section(f"Target-task {metric}")
-    scores_section.tables.append(score_table(
+    section = Section(f"Target task: {metric}")
+    section.tables.append(score_table(
         summary, keys, expected, "scores",
-        f"Mean over seeds of the target task's test {metric} (higher is better) with its 95% bootstrap "
-        "CI over seeds; n = seeds with a finished run (n=k/K ⚠: seeds missing, see Missing runs)."))
-    scores_section.figures += _figures_by_knob(study, summary, f"target test {metric}", "score", figures,
-                                               f"target {metric}", zero_line=False)
-
-    paired = Section("Paired differences against STL")
-    paired.tables.append(difference_table(
+        f"Mean over seeds of the target task's test {metric} with its 95% bootstrap CI over seeds; n = seeds "
+        "with a finished run (n=k/K ⚠: seeds missing, see Missing runs)."))
+    section.tables.append(difference_table(
         target, keys, 3, "paired_target", f"Target-task {metric}: arm − STL",
         _paired_caption(f"Paired difference arm − STL of the target task's test {metric}, seed by seed "
-                        "(positive: the arm beats STL).", target)))
-    paired.tables.append(difference_table(
-        delta, keys, 1, "delta_m", "Δm% against STL (positive is better)",
-        _paired_caption(DELTA_M_RULE, delta)))
-    counts = pd.concat([win_tie_loss(target).assign(measure=f"target {metric}"),
-                        win_tie_loss(delta).assign(measure="Δm%")]).fillna(0)
-    counts = counts[["measure", *[c for c in counts.columns if c != "measure"]]]
-    report.win_tie_loss = win_tie_loss(target)
-    paired.tables.append(plain_table(counts.astype({c: int for c in counts.columns if c not in ("measure", "arm")}),
-                                     "win_tie_loss", "Win / tie / loss against STL across conditions",
-                                     f"Number of conditions per outcome; {OUTCOME_RULE}"))
-    paired.figures += _figures_by_knob(study, target, f"target {metric}: arm − STL", "difference", figures,
-                                       f"paired difference of the target {metric} (arm − STL)", zero_line=True)
-    paired.figures += _figures_by_knob(study, delta, "Δm% vs STL (positive is better)", "delta_m", figures,
-                                       "Δm% against STL", zero_line=True)
-    sections = [scores_section, paired]
-
-    if len(study.knobs) == 2:
-        sections.append(_map_section(study, scores, figures, report))
-    sections.append(_ranking_section(study, scores, figures))
-    return sections
+                        "(positive: the arm beats STL; STL − arm for an error metric).", target)))
+    section.figures += _figures_by_knob(study, summary, f"target test {metric}", "score", figures,
+                                        f"target {metric}", zero_line=False)
+    section.figures += _figures_by_knob(study, target, f"target {metric}: arm − STL", "difference", figures,
+                                        f"paired difference of the target {metric} (arm − STL)", zero_line=True)
+    return section
 
 
 def _map_section(study: StudyData, scores: pd.DataFrame, figures: Path, report: StudyReport) -> Section:

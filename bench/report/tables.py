@@ -68,30 +68,39 @@ def knob_text(value) -> str:
     return f"{value:g}" if isinstance(value, float | int) and not isinstance(value, bool) else str(value)
 
 
-def score_table(summary: pd.DataFrame, keys: list[str], expected: pd.Series, name: str, caption: str) -> Table:
-    """Conditions as rows, arms as columns, ``mean [95% CI] (n)`` per cell; ``n=4/5`` flags missing seeds."""
+def score_table(summary: pd.DataFrame, keys: list[str], expected: pd.Series, name: str, caption: str,
+                title: str | None = None) -> Table:
+    """Conditions (and metrics, when several) as rows, arms as columns, ``mean [95% CI] n=...`` per cell;
+    ``n=4/5`` flags missing seeds."""
     rows = summary.merge(expected.rename("n_expected").reset_index(), on=keys, how="left")
     cells = [
         f"{interval(r['mean'], r['ci_low'], r['ci_high'])} "
         + (f"n={r['n_seeds']}" if r["n_seeds"] >= r["n_expected"] else f"n={r['n_seeds']}/{r['n_expected']} ⚠")
         for _, r in rows.iterrows()
     ]
-    wide = rows.assign(cell=cells).pivot(index=keys, columns="arm", values="cell").reset_index()
+    several = summary["metric"].nunique() > 1
+    index = [*keys, "metric"] if several else keys
+    wide = rows.assign(cell=cells).pivot(index=index, columns="arm", values="cell").reset_index()
     for key in keys:
         wide[key] = wide[key].map(knob_text)
-    metric = summary["metric"].iloc[0]
-    return Table(name, f"Target-task test {metric}", caption, wide.rename_axis(columns=None))
+    metric = ", ".join(sorted(summary["metric"].unique()))
+    return Table(name, title or f"Target-task test {metric}", caption, wide.rename_axis(columns=None))
 
 
 def difference_table(summary: pd.DataFrame, keys: list[str], digits: int, name: str, title: str,
                      caption: str) -> Table:
-    """One row per arm and condition: mean paired difference [95% CI], n pairs, p, Holm p, outcome."""
+    """One row per arm and condition (and metric, task): mean paired difference [95% CI], n pairs, p, Holm p,
+    outcome; ``n tasks`` and ``n left out`` where the summary has them."""
+    extra = {"metric": "metric", "task": "task"}
+    counts = {"n_tasks": "n tasks", "n_left_out": "n left out"}
     frame = pd.DataFrame({
         "arm": summary["arm"],
         **{key: summary[key].map(knob_text) for key in keys},
+        **{label: summary[column] for column, label in extra.items() if column in summary and column not in keys},
         "difference [95% CI]": [interval(m, lo, hi, digits) for m, lo, hi in
                                 zip(summary["mean"], summary["ci_low"], summary["ci_high"], strict=True)],
         "n pairs": summary["n_pairs"],
+        **{label: summary[column] for column, label in counts.items() if column in summary},
         "p (Wilcoxon)": summary["p"].map(p_value),
         "p (Holm)": summary["p_holm"].map(p_value),
         "outcome": summary["outcome"],
