@@ -5,7 +5,10 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import socket
+import sys
 import tempfile
+import time
 from pathlib import Path
 from typing import Any
 
@@ -32,32 +35,96 @@ def read_record(path: Path) -> dict[str, Any] | None:
 
 
 def is_done(study_dir: Path, rid: str) -> bool:
-    record = read_record(record_path(study_dir, rid))
+    """Whether run ``rid`` has an ``ok`` record. One that cannot be read (truncated, not a record, not a
+    file) counts as missing, with a one-line warning: the job runs again and its new record replaces it."""
+    path = record_path(study_dir, rid)
+    try:
+        record = read_record(path)
+    except (OSError, ValueError) as error:  # ValueError: JSONDecodeError and UnicodeDecodeError
+        print(f"warning: unreadable record {path} ({type(error).__name__}: {_first_line(error)}); "
+              "running the job again to replace it", file=sys.stderr, flush=True)
+        return False
+    if record is not None and not isinstance(record, dict):
+        print(f"warning: {path} is not a run record (a JSON {type(record).__name__}); running the job again to "
+              "replace it", file=sys.stderr, flush=True)
+        return False
     return record is not None and record.get("status") == "ok"
+
+
+def _first_line(error: BaseException) -> str:
+    return str(error).splitlines()[0] if str(error) else ""
+
+
+class RecordWriteError(OSError):
+    """A record could not be written; the message is one line naming the file and why."""
 
 
 def write_record(study_dir: Path, record: dict[str, Any]) -> Path:
     """Write via a temp file in the same folder and an atomic rename: readers see all or nothing.
 
-    Temp files are hidden (``.<run_id>.*.tmp``) and never match ``*.json``, so readers ignore them; one
-    left by a writer that was killed is removed when its run writes again.
+    Temp files are hidden (``.<run_id>.<pid>@<host>.*.tmp``) and never match ``*.json``, so readers ignore
+    them. One left by a writer that was killed is removed when its run writes again; a live writer's
+    (another sweep, a job run by hand) is left alone. Raises RecordWriteError, naming the file, when the
+    folder cannot take the record (missing, read-only, full, not a folder).
     """
     if record.get("status") not in STATUSES:
         raise ValueError(f"record status must be one of {STATUSES}, got {record.get('status')!r}")
     study_dir = Path(study_dir)
-    study_dir.mkdir(parents=True, exist_ok=True)
     target = record_path(study_dir, record["run_id"])
-    for stale in study_dir.glob(f".{record['run_id']}.*.tmp"):
-        stale.unlink(missing_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=study_dir, prefix=f".{record['run_id']}.", suffix=".tmp")
+    tmp = None
     try:
+        study_dir.mkdir(parents=True, exist_ok=True)
+        _remove_stale_temps(study_dir, record["run_id"])
+        fd, tmp = tempfile.mkstemp(dir=study_dir, prefix=f".{record['run_id']}.{_writer()}.", suffix=".tmp")
         os.fchmod(fd, 0o644)  # mkstemp makes it private; records are results to share
         with os.fdopen(fd, "w") as handle:
             json.dump({"schema": SCHEMA_VERSION, **record}, handle, indent=1, default=str)
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(tmp, target)
+    except OSError as error:
+        _discard(tmp)
+        raise RecordWriteError(f"cannot write record {target} ({type(error).__name__}: "
+                               f"{error.strerror or error})") from error
     except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+        _discard(tmp)
         raise
     return target
+
+
+_STALE_AFTER_S = 24 * 3600  # a temp file from another host: its writer cannot be asked, only aged out
+
+
+def _writer() -> str:
+    return f"{os.getpid()}@{socket.gethostname()}"
+
+
+def _discard(tmp: str | None) -> None:
+    if tmp is not None:
+        Path(tmp).unlink(missing_ok=True)
+
+
+def _writer_alive(name: str, rid: str) -> bool | None:
+    """Whether the writer named in temp file ``name`` still runs; None when that cannot be told here."""
+    pid, _, rest = name[len(rid) + 2:].partition("@")
+    host = rest.rsplit(".", 2)[0]
+    if not pid.isdigit() or host != socket.gethostname():
+        return None
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # it exists, under another user
+        return True
+    return True
+
+
+def _remove_stale_temps(study_dir: Path, rid: str) -> None:
+    """Remove temp files of run ``rid`` whose writer is dead (this host) or that are a day old (any host)."""
+    for temp in study_dir.glob(f".{rid}.*.tmp"):
+        alive = _writer_alive(temp.name, rid)
+        try:
+            if alive is False or (alive is None and time.time() - temp.stat().st_mtime > _STALE_AFTER_S):
+                temp.unlink(missing_ok=True)
+        except FileNotFoundError:  # its writer renamed it meanwhile
+            continue
