@@ -51,11 +51,12 @@ class CopiedHead(nn.Module):
         self.weight[copy].copy_(linear.weight)
         self.bias[copy].copy_(linear.bias)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """``x``: ``[copies, n, in]`` -> ``[copies, n, out]``."""
+    def forward(self, x: torch.Tensor, select: torch.Tensor | None = None) -> torch.Tensor:
+        """``x``: ``[copies, n, in]`` -> ``[copies, n, out]``, or ``[len(select), n, in]`` for the selected copies."""
+        weight, bias = (self.weight, self.bias) if select is None else (self.weight[select], self.bias[select])
         if x.shape[0] == 1:  # nn.Linear's own kernel: a one-member population equals a plain run exactly
-            return F.linear(x[0], self.weight[0], self.bias[0]).unsqueeze(0)
-        return torch.baddbmm(self.bias.unsqueeze(1), x, self.weight.transpose(1, 2))
+            return F.linear(x[0], weight[0], bias[0]).unsqueeze(0)
+        return torch.baddbmm(bias.unsqueeze(1), x, weight.transpose(1, 2))
 
 
 class MLPBackbone(nn.Module):

@@ -8,9 +8,9 @@ import torch
 from torch import nn
 
 from bench.data.family import Task
-from bench.metrics import task_loss, task_metrics
+from bench.metrics import task_metrics
 from bench.models.backbones import CopiedHead
-from bench.regimes.losses import member_losses
+from bench.regimes.losses import member_losses, selection_loss, stacked_class_weights
 from bench.regimes.optim import population_adam
 from bench.regimes.population import Member
 
@@ -20,32 +20,56 @@ DIVERGENCE_FACTOR = 1000.0
 
 
 class DivergenceWatch:
-    """Marks members whose training loss became non-finite or exploded, without a host sync per step.
+    """Finds members whose training loss became non-finite or exploded, with one host sync per chunk.
 
-    Everything stays on the device: the step and the loss at which each member first went wrong, and
-    which of its tasks were non-finite then. ``alive`` is what the training step masks losses with.
+    Each step's ``[R, T]`` losses are kept (views, no copy); after a chunk ``review`` finds each member's
+    first bad step. Members share no parameter, so a member that went bad mid-chunk cannot touch the
+    others before it is caught; then it stops training (see ``PopulationModule.set_active``).
     """
 
-    def __init__(self, alive: torch.Tensor) -> None:
-        self.alive = alive.clone()
-        self.first_loss = torch.full(alive.shape, float("nan"), device=alive.device)
-        self.failed_step = torch.full(alive.shape, -1, dtype=torch.long, device=alive.device)
-        self.failed_loss = torch.zeros(alive.shape, device=alive.device)
-        self.failed_tasks: torch.Tensor | None = None
+    def __init__(self) -> None:
+        self.first_loss: torch.Tensor | None = None
+        self.failures: dict[int, str] = {}
+        self.chunk: list[torch.Tensor] = []
 
-    def observe(self, losses: torch.Tensor, step: int) -> torch.Tensor:
-        """``losses`` ``[R, T]`` of step ``step``; returns the members still alive after it."""
-        member_loss = losses.detach().sum(1)
-        self.first_loss = torch.where(self.first_loss.isnan(), member_loss, self.first_loss)
-        bad = ~torch.isfinite(member_loss) | (member_loss > DIVERGENCE_FACTOR * self.first_loss)
-        newly = bad & self.alive
-        self.failed_step = torch.where(newly, step, self.failed_step)
-        self.failed_loss = torch.where(newly, member_loss, self.failed_loss)
-        task_bad = ~torch.isfinite(losses.detach())
-        self.failed_tasks = task_bad if self.failed_tasks is None else torch.where(newly[:, None], task_bad,
-                                                                                   self.failed_tasks)
-        self.alive = self.alive & ~bad
-        return self.alive
+    def record(self, losses: torch.Tensor) -> None:
+        self.chunk.append(losses.detach())
+
+    def review(self, first_step: int, task_names: list[str]) -> None:
+        """Check the chunk whose first step was ``first_step``; a member's first bad step becomes its failure."""
+        losses, self.chunk = torch.stack(self.chunk), []
+        member = losses.sum(2)
+        if self.first_loss is None:
+            self.first_loss = member[0]
+        bad = ~torch.isfinite(member) | (member > DIVERGENCE_FACTOR * self.first_loss)
+        if not bool(bad.any()):
+            return
+        for r in bad.any(0).nonzero().flatten().tolist():
+            if r in self.failures:
+                continue
+            at = int(bad[:, r].nonzero()[0])
+            tasks = [task_names[t] for t in (~torch.isfinite(losses[at, r])).nonzero().flatten().tolist()]
+            what = f"non-finite loss on task(s) {tasks}" if tasks else (
+                f"loss {float(member[at, r]):.4g}, above {DIVERGENCE_FACTOR:g}x its first step's "
+                f"{float(self.first_loss[r]):.4g}")
+            self.failures[r] = f"DivergenceError: training diverged at step {first_step + at}: {what}"
+
+
+class ActiveSlots:
+    """The (member, group) slots still training, as the indices the forward pass gathers them with.
+
+    Stopped and failed slots leave the computation: their selected state is already kept, so what they
+    would compute is never used (a run alone would have stopped there).
+    """
+
+    def __init__(self, active: torch.Tensor, shared: bool, device: torch.device) -> None:
+        if shared:
+            self.members = active[:, 0].nonzero().flatten().to(device)
+            return
+        tasks = active.shape[1]
+        self.copies = active.flatten().nonzero().flatten().to(device)  # member-major: copy r * T + t
+        self.task_rows = [(self.copies % tasks == t).nonzero().flatten() for t in range(tasks)]
+        self.task_members = [self.copies[rows] // tasks for rows in self.task_rows]
 
 
 class PopulationModule(pl.LightningModule):
@@ -71,7 +95,9 @@ class PopulationModule(pl.LightningModule):
         self.heads = nn.ModuleList(CopiedHead(self.n_members, backbone.width, task.n_outputs) for task in self.tasks)
         self.automatic_optimization = False
         self.initially_failed = torch.tensor(failed or [False] * self.n_members)
-        self.watch: DivergenceWatch | None = None
+        self.watch = DivergenceWatch()
+        self.slots: ActiveSlots | None = None  # None: every slot trains
+        self.class_weights = [stacked_class_weights(task_sets, t) for t in range(len(self.tasks))]
         self._split_cache: dict = {}
 
     # Layout: which copies belong to which member, group and task.
@@ -84,6 +110,10 @@ class PopulationModule(pl.LightningModule):
     def group_of(self, task: int) -> int:
         return 0 if self.shared else task
 
+    def set_active(self, active: torch.Tensor) -> None:
+        """``active`` ``[R, G]``: the (member, group) slots that keep training from the next step on."""
+        self.slots = None if bool(active.all()) else ActiveSlots(active, self.shared, self.device)
+
     def forward(self, xs: torch.Tensor) -> list[torch.Tensor]:
         """``xs``: one batch per member and task ``[R, T, B, *input]``; returns T outputs ``[R, B, n_outputs]``."""
         if self.shared:
@@ -92,28 +122,52 @@ class PopulationModule(pl.LightningModule):
             features = self.backbone(xs.flatten(0, 1)).unflatten(0, xs.shape[:2])
         return [head(features[:, t]) for t, head in enumerate(self.heads)]
 
-    def on_fit_start(self) -> None:
-        self.watch = DivergenceWatch(~self.initially_failed.to(self.device))
+    def step_losses(self, xs: torch.Tensor, ys: list[torch.Tensor]) -> torch.Tensor:
+        """``[R, T]`` training losses of one step; slots that no longer train are left out (zero)."""
+        if self.slots is None:
+            outputs = self(xs)
+            return torch.stack([self._loss(t, outputs[t], ys[t], None) for t in range(len(self.tasks))], dim=1)
+        losses = xs.new_zeros(self.n_members, len(self.tasks))
+        if self.shared:
+            members = self.slots.members
+            x = xs[members]
+            features = self.backbone(x.flatten(1, 2), members).unflatten(1, x.shape[1:3])
+            losses[members] = torch.stack([self._loss(t, head(features[:, t], members), ys[t][members], members)
+                                           for t, head in enumerate(self.heads)], dim=1)
+            return losses
+        copies = self.slots.copies
+        features = self.backbone(xs.flatten(0, 1)[copies], copies)
+        for t, head in enumerate(self.heads):
+            members = self.slots.task_members[t]
+            if len(members):
+                out = head(features[self.slots.task_rows[t]], members)
+                losses[members, t] = self._loss(t, out, ys[t][members], members)
+        return losses
+
+    def _loss(self, task: int, output: torch.Tensor, y: torch.Tensor, members: torch.Tensor | None) -> torch.Tensor:
+        weights = self.class_weights[task]
+        if weights is not None:
+            weights = weights.to(output.device)
+            weights = weights if members is None else weights[members]
+        return member_losses(self.tasks[task].kind, output, y, weights)
 
     def training_step(self, batch: tuple[torch.Tensor, list[torch.Tensor]], batch_idx: int) -> torch.Tensor:
         """Optimisation steps over a chunk of ``[steps, R, T, B, ...]`` batches, each on the summed task losses.
 
         One Lightning batch carries several steps, and the step is written out here (manual optimisation):
-        at this model size Lightning's per-batch hooks and closure-based loop cost more than a step. A
-        member that diverges is masked out of the loss from that step on; members share no parameter, so
-        its NaN cannot reach the others.
+        at this model size Lightning's per-batch hooks and closure-based loop cost more than a step.
         """
         optimizer = self.optimizers()
         chunk_x, chunk_y = batch
+        first_step = self.global_step + 1
         for step in range(chunk_x.shape[0]):
-            outputs = self(chunk_x[step])
-            losses = torch.stack([member_losses(task.kind, out, y[step])
-                                  for task, out, y in zip(self.tasks, outputs, chunk_y, strict=True)], dim=1)
-            alive = self.watch.observe(losses, self.global_step + 1)
-            total = torch.where(alive[:, None], losses, 0.0).sum()
+            losses = self.step_losses(chunk_x[step], [y[step] for y in chunk_y])
+            self.watch.record(losses)
+            total = losses.sum()
             optimizer.zero_grad(set_to_none=True)
             self.manual_backward(total)
             optimizer.step()
+        self.watch.review(first_step, [task.name for task in self.tasks])
         return total.detach()
 
     def configure_optimizers(self) -> torch.optim.Optimizer:
@@ -148,7 +202,7 @@ class PopulationModule(pl.LightningModule):
         """The mean loss of every member (outer list) on every task (inner list), as ``task_metrics`` has it."""
         outputs = self.predict(split)
         labels = [self.split_data(split, t)[2] for t in range(len(self.tasks))]
-        return [[float(task_loss(task.kind, outputs[t][r], labels[t][r])) for t, task in enumerate(tasks)]
+        return [[selection_loss(task, outputs[t][r], labels[t][r]) for t, task in enumerate(tasks)]
                 for r, tasks in enumerate(self.task_sets)]
 
     def metrics(self, split: str) -> list[list[dict[str, float]]]:
@@ -175,7 +229,7 @@ class PopulationModule(pl.LightningModule):
             rows = self.copy_mask(name, mask).to(param.device)
             param[rows] = 0
             for moment in optimizer.state.get(param, {}).values():
-                if moment.shape == param.shape:
+                if isinstance(moment, torch.Tensor) and moment.shape == param.shape:
                     moment[rows] = 0
 
 

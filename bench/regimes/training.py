@@ -107,6 +107,7 @@ class SelectBest(pl.Callback):
         self.untrained = module.losses("val")
         for r in module.initially_failed.nonzero().flatten().tolist():
             self.fail(r, "failed before this stage")
+        module.set_active(~torch.tensor(self.stopped))
 
     def fail(self, member: int, error: str) -> None:
         self.fits[member].error = self.fits[member].error or error
@@ -139,19 +140,14 @@ class SelectBest(pl.Callback):
         if failed:
             module.clear_members(torch.isin(torch.arange(module.n_members), torch.tensor(failed)), optimizer)
         self._snapshot(module, improved)
+        module.set_active(~torch.tensor(self.stopped))
         return all(all(groups) for groups in self.stopped)
 
     def _diverged_in_training(self, module: PopulationModule) -> list[int]:
         """Members the divergence watch caught since the last look, each failed with what went wrong."""
-        watch = module.watch
-        failed_steps = watch.failed_step.tolist()
-        newly = [r for r, at in enumerate(failed_steps) if at >= 0 and self.fits[r].error is None]
+        newly = [r for r in module.watch.failures if self.fits[r].error is None]
         for r in newly:
-            tasks = [module.tasks[t].name for t in watch.failed_tasks[r].nonzero().flatten().tolist()]
-            what = f"non-finite loss on task(s) {tasks}" if tasks else (
-                f"loss {float(watch.failed_loss[r]):.4g}, above {DIVERGENCE_FACTOR:g}x its first step's "
-                f"{float(watch.first_loss[r]):.4g}")
-            self.fail(r, f"DivergenceError: training diverged at step {failed_steps[r]}: {what}")
+            self.fail(r, module.watch.failures[r])
         return newly
 
     @torch.no_grad()

@@ -1,0 +1,47 @@
+"""A population: the independent runs of one condition that train together as one batched model.
+
+A member is exactly one run: its own seed (data draw, initialisation, batch streams), its own learning
+rate and weight decay, its own early stopping, selected state and record. Members share the family
+recipe, the regime and the architecture, which is what lets them share one forward pass.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Member:
+    seed: int
+    lr: float
+    weight_decay: float
+
+
+@dataclass
+class MemberFit:
+    """How one member's fit went: the steps it ran (when it would have stopped alone), the step each of its
+    selection groups was selected at, or the error that made it fail."""
+
+    steps: int = 0
+    selected_steps: list[int] | None = None
+    error: str | None = None
+
+    def info(self) -> dict[str, Any]:
+        return {"steps": self.steps, "selected_steps": self.selected_steps}
+
+
+def as_list(value: Any) -> list:
+    """A config value that may be one value or a list of them (a population axis)."""
+    return list(value) if isinstance(value, Sequence) and not isinstance(value, str) else [value]
+
+
+def grid(seeds: Sequence[int], lrs: Sequence[float], weight_decays: Sequence[float]) -> list[Member]:
+    """Every combination of the given seeds, learning rates and weight decays, seed-major."""
+    members = [Member(int(s), float(lr), float(wd)) for s, lr, wd in itertools.product(seeds, lrs, weight_decays)]
+    if len(set(members)) != len(members):
+        raise ValueError(f"a population lists a member twice: seeds={list(seeds)}, lrs={list(lrs)}, "
+                         f"weight decays={list(weight_decays)}")
+    return members
