@@ -10,8 +10,15 @@
    Target: within 1.5x.
 4. Jobs per minute of the ``make bench-quick`` sweeps on the local launcher, and the time that (2)'s
    parallel rate predicts for ``make bench``. Target: 10 minutes.
+5. Populations: R members trained as one batched model against the same R runs one after another in this
+   process (MTL on make bench's relatedness family, the default budget and early stopping), for R = 5
+   and 20. Targets: 3x and 4x the throughput.
+6. Peak memory (RSS) of a process training a 20-member MTL population against one training one member.
+   Target: at most 1.5x.
+7. STL against MTL on a synthetic family of 128 tasks (the default budget and early stopping): STL's
+   stopped copies leave the computation. Target: at most 2x.
 
-(1) and (3) run in this process with one torch thread, best of ``--repeats`` (the least disturbed by
+(1), (3) and (5) run in this process with one torch thread, best of ``--repeats`` (the least disturbed by
 other work on the machine); (2) and (4) are whole CLI sweeps in subprocesses, run once, writing their
 records to a temporary folder. The load average is saved with the figures: a busy machine slows all.
 
@@ -35,7 +42,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 MAKEFILE = ROOT / "Makefile"
-TARGETS = {"fit_vs_plain_loop": 1.25, "parallel_speedup": 1.8, "stl_vs_mtl": 1.5, "bench_minutes": 10.0}
+TARGETS = {"fit_vs_plain_loop": 1.25, "parallel_speedup": 1.8, "stl_vs_mtl": 1.5, "bench_minutes": 10.0,
+           "population_5_speedup": 3.0, "population_20_speedup": 4.0, "population_20_memory": 1.5,
+           "many_tasks_stl_vs_mtl": 2.0}
 
 
 def recipe_sweeps(target: str, makefile: Path = MAKEFILE) -> list[list[str]]:
@@ -85,7 +94,7 @@ def plain_loop(tasks, backbone, heads, training, seed: int) -> dict:
     size, best, best_state = training.batch_size, float("inf"), None
     for step in range(1, training.steps + 1):
         picks = [torch.randint(len(task.train), (size,), generator=generator) for task in tasks]
-        features = backbone(torch.cat([task.train.x[i] for task, i in zip(tasks, picks, strict=True)]), copy=0)
+        features = backbone(torch.cat([task.train.x[i] for task, i in zip(tasks, picks, strict=True)])[None])[0]
         loss = sum(task_loss(task.kind, head(f), task.train.y[i])
                    for task, head, f, i in zip(tasks, heads, features.split(size), picks, strict=True))
         optimizer.zero_grad(set_to_none=True)
@@ -93,7 +102,7 @@ def plain_loop(tasks, backbone, heads, training, seed: int) -> dict:
         optimizer.step()
         if step % training.eval_every == 0:
             with torch.no_grad():
-                val = sum(float(task_loss(task.kind, head(backbone(task.val.x, copy=0)), task.val.y))
+                val = sum(float(task_loss(task.kind, head(backbone(task.val.x[None])[0]), task.val.y))
                           for task, head in zip(tasks, heads, strict=True)) / len(tasks)
             if val < best:
                 best, best_state = val, copy.deepcopy({"backbone": backbone.state_dict(), "heads": heads.state_dict()})
@@ -106,15 +115,16 @@ def measure_fit(repeats: int, steps: int = 1000) -> dict:
     from torch import nn
 
     from bench.models import MLPBackbone
-    from bench.regimes.module import FamilyModule
+    from bench.regimes.joint import build_module
+    from bench.regimes.population import Member
 
     family, training = _training_setup(steps)
     shape = family.tasks[0].input_shape
 
     def suite() -> None:
         torch.manual_seed(0)
-        module = FamilyModule(family.tasks, MLPBackbone(shape), shared=True, lr=training.lr)
-        training.fit(module, seed=0)
+        module = build_module([family.tasks], MLPBackbone(shape), [Member(0, training.lr, 0.0)], shared=True)
+        training.fit(module)
 
     def plain() -> None:
         torch.manual_seed(0)
@@ -127,6 +137,15 @@ def measure_fit(repeats: int, steps: int = 1000) -> dict:
             "ms_per_step": round(1000 * suite_s / training.steps, 3), "ratio": round(suite_s / plain_s, 3)}
 
 
+def _run(regime, families, backbone, training, seeds: list[int]) -> None:
+    from bench.regimes.population import grid
+
+    outcomes = regime.run(families, backbone, training, grid(seeds, [training.lr], [training.weight_decay]))
+    failed = [o.error for o in outcomes if o.error]
+    if failed:
+        raise RuntimeError(f"perf run failed: {failed[0]}")
+
+
 def measure_stl_vs_mtl(repeats: int, steps: int = 1000) -> dict:
     """Figure 3: STL over T tasks (one vectorised model) against one MTL run, through the regimes."""
     import functools
@@ -136,10 +155,66 @@ def measure_stl_vs_mtl(repeats: int, steps: int = 1000) -> dict:
 
     family, training = _training_setup(steps)
     backbone = functools.partial(MLPBackbone, width=64, depth=2)
-    stl_s = best_of(repeats, lambda: SingleTask().run(family, backbone, training, 0))
-    mtl_s = best_of(repeats, lambda: MultiTask().run(family, backbone, training, 0))
+    stl_s = best_of(repeats, lambda: _run(SingleTask(), [family], backbone, training, [0]))
+    mtl_s = best_of(repeats, lambda: _run(MultiTask(), [family], backbone, training, [0]))
     return {"tasks": len(family.tasks), "steps": training.steps, "stl_s": round(stl_s, 3), "mtl_s": round(mtl_s, 3),
             "ratio": round(stl_s / mtl_s, 3)}
+
+
+def measure_many_tasks(tasks: int = 128) -> dict:
+    """Figure 7: STL against MTL on ``tasks`` synthetic tasks, one run each, through the regimes."""
+    import functools
+
+    from bench.data import make_synthetic
+    from bench.models import MLPBackbone
+    from bench.regimes import MultiTask, SingleTask
+    from bench.regimes.training import Training
+
+    family = make_synthetic(0, n_tasks=tasks, n_train=32, n_val=64, n_test=200)
+    backbone, training = functools.partial(MLPBackbone, width=64, depth=2), Training()
+    stl_s = best_of(1, lambda: _run(SingleTask(), [family], backbone, training, [0]))
+    mtl_s = best_of(1, lambda: _run(MultiTask(), [family], backbone, training, [0]))
+    return {"tasks": tasks, "stl_s": round(stl_s, 3), "mtl_s": round(mtl_s, 3), "ratio": round(stl_s / mtl_s, 3)}
+
+
+def _population_setup(members: int):
+    import functools
+
+    from bench.data import make_synthetic
+    from bench.models import MLPBackbone
+    from bench.regimes.training import Training
+
+    families = [make_synthetic(seed, n_train=32) for seed in range(members)]  # make bench's relatedness family
+    return families, functools.partial(MLPBackbone, width=64, depth=2), Training()
+
+
+def measure_population(members: int) -> dict:
+    """Figure 5: a population of ``members`` seeds as one model against the same runs one after another."""
+    from bench.regimes import MultiTask
+
+    families, backbone, training = _population_setup(members)
+    seeds = list(range(members))
+    _run(MultiTask(), families[:1], backbone, training, [0])  # warm-up: the first Trainer pays one-off costs
+    population_s = best_of(2, lambda: _run(MultiTask(), families, backbone, training, seeds))
+    serial_s = best_of(2, lambda: [_run(MultiTask(), [families[s]], backbone, training, [s]) for s in seeds])
+    return {"members": members, "population_s": round(population_s, 3), "serial_s": round(serial_s, 3),
+            "speedup": round(serial_s / population_s, 3)}
+
+
+def peak_memory_mb(members: int) -> float:
+    """Peak RSS of a fresh process that trains an MTL population of ``members`` seeds (figure 6)."""
+    code = ("import resource, torch; torch.set_num_threads(1); from bench.perf import _population_setup, _run; "
+            "from bench.regimes import MultiTask; from bench.regimes.training import quiet_lightning; "
+            f"quiet_lightning(); f, b, t = _population_setup({members}); _run(MultiTask(), f, b, t, "
+            f"list(range({members}))); print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)")
+    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
+    return int(done.stdout.split()[-1]) / 1024
+
+
+def measure_memory(members: int = 20) -> dict:
+    one, many = peak_memory_mb(1), peak_memory_mb(members)
+    return {"members": members, "one_mb": round(one, 1), "population_mb": round(many, 1),
+            "ratio": round(many / one, 3)}
 
 
 def run_sweep(overrides: list[str], launcher: str, experiments: Path) -> tuple[float, int]:
@@ -155,19 +230,18 @@ def run_sweep(overrides: list[str], launcher: str, experiments: Path) -> tuple[f
 
 
 def measure_sweeps(workdir: Path) -> tuple[dict, dict]:
-    """Figure 2: make bench's first study at two seeds, serial then parallel; figure 4: bench-quick.
-
-    A sweep pays a fixed start-up (processes, imports) that a 12-job sweep cannot amortise, so the
-    speedup is measured on 40 jobs, and make bench's time is predicted from that sweep's parallel rate.
-    """
-    first = [*recipe_sweeps("bench")[0], "seed=0,1"]
-    serial_s, jobs = run_sweep(first, "basic", workdir / "serial")
+    """Figure 2: make bench's first study (20 jobs, each a population of its 10 seeds), serial then
+    parallel; figure 4: bench-quick. make bench's time is predicted from that sweep's parallel rate."""
+    first = recipe_sweeps("bench")[0]
+    serial_s, runs = run_sweep(first, "basic", workdir / "serial")
+    jobs = sweep_jobs(first)
     parallel_s, _ = run_sweep(first, "local", workdir / "parallel")
     quick_s = sum(run_sweep(overrides, "local", workdir / "quick")[0] for overrides in recipe_sweeps("bench-quick"))
     quick_jobs = len(list((workdir / "quick").rglob("*.json")))
     bench_jobs = sum(sweep_jobs(overrides) for overrides in recipe_sweeps("bench"))
-    speedup = {"jobs": jobs, "sweep": " ".join(first), "cores": os.cpu_count(), "serial_s": round(serial_s, 2),
-               "parallel_s": round(parallel_s, 2), "speedup": round(serial_s / parallel_s, 3)}
+    speedup = {"jobs": jobs, "runs": runs, "sweep": " ".join(first), "cores": os.cpu_count(),
+               "serial_s": round(serial_s, 2), "parallel_s": round(parallel_s, 2),
+               "speedup": round(serial_s / parallel_s, 3)}
     throughput = {"jobs": quick_jobs, "minutes": round(quick_s / 60, 3),
                   "jobs_per_minute": round(quick_jobs / (quick_s / 60), 2), "bench_jobs": bench_jobs,
                   "bench_minutes_estimate": round(bench_jobs * parallel_s / jobs / 60, 2)}
@@ -188,12 +262,19 @@ def sweep_jobs(overrides: list[str]) -> int:
 
 
 def render(figures: dict) -> str:
+    fives, twenties, memory = figures["population_5"], figures["population_20"], figures["population_memory"]
     rows = [
         ("1. one training run: suite / plain PyTorch loop", figures["fit"]["ratio"], "x", "<=", "fit_vs_plain_loop"),
         ("2. sweep speedup: serial / local parallel", figures["sweep"]["speedup"], "x", ">=", "parallel_speedup"),
         ("3. STL on T tasks / one MTL run", figures["stl_vs_mtl"]["ratio"], "x", "<=", "stl_vs_mtl"),
         ("4. make bench, predicted from figure 2's parallel rate",
          figures["throughput"]["bench_minutes_estimate"], " min", "<=", "bench_minutes"),
+        ("5a. population of 5: throughput vs 5 runs one after another", fives["speedup"], "x", ">=",
+         "population_5_speedup"),
+        ("5b. population of 20: throughput vs 20 runs one after another", twenties["speedup"], "x", ">=",
+         "population_20_speedup"),
+        ("6. peak memory: 20-member MTL population / one member", memory["ratio"], "x", "<=", "population_20_memory"),
+        ("7. 128 tasks: STL / MTL", figures["many_tasks"]["ratio"], "x", "<=", "many_tasks_stl_vs_mtl"),
     ]
     lines = ["# Performance on this machine", "", f"Measured {figures['machine']['when']} on "
              f"{figures['machine']['cores']} cores (load average before/after: {figures['machine']['load_before']} / "
@@ -207,12 +288,19 @@ def render(figures: dict) -> str:
         "",
         f"1. MTL, 4 tasks, {fit['steps']} steps: suite {fit['suite_s']}s ({fit['ms_per_step']} ms/step), "
         f"plain loop {fit['plain_loop_s']}s.",
-        f"2. {sweep['jobs']} jobs (`{sweep['sweep']}`): serial {sweep['serial_s']}s, "
+        f"2. {sweep['jobs']} jobs, {sweep.get('runs', '?')} runs (`{sweep['sweep']}`): serial {sweep['serial_s']}s, "
         f"local parallel {sweep['parallel_s']}s, each including the start-up and imports of its processes.",
         f"3. {stl['tasks']} tasks, {stl['steps']} steps: STL {stl['stl_s']}s, MTL {stl['mtl_s']}s.",
         f"4. bench-quick: {rate['jobs']} jobs in {rate['minutes']} min = {rate['jobs_per_minute']} jobs/min (three "
         f"short sweeps, each paying its start-up); make bench has {rate['bench_jobs']} jobs, about "
         f"{rate['bench_minutes_estimate']} min at figure 2's parallel rate.",
+        f"5. MTL on the relatedness family (default budget, early stopping): 5 members in {fives['population_s']}s "
+        f"as one population, {fives['serial_s']}s one after another; 20 members in {twenties['population_s']}s "
+        f"and {twenties['serial_s']}s.",
+        f"6. peak RSS {memory['population_mb']} MB for 20 members, {memory['one_mb']} MB for one (most of it is "
+        "torch and Lightning themselves).",
+        f"7. {figures['many_tasks']['tasks']} synthetic tasks: STL {figures['many_tasks']['stl_s']}s, "
+        f"MTL {figures['many_tasks']['mtl_s']}s.",
     ]
     return "\n".join(lines) + "\n"
 
@@ -235,6 +323,11 @@ def main(argv: list[str] | None = None) -> None:
     figures["fit"] = measure_fit(args.repeats)
     print("figure 3: STL vs MTL ...", flush=True)
     figures["stl_vs_mtl"] = measure_stl_vs_mtl(args.repeats)
+    print("figures 5 and 6: populations of 5 and 20 members vs runs one after another, peak memory ...", flush=True)
+    figures["population_5"], figures["population_20"] = measure_population(5), measure_population(20)
+    figures["population_memory"] = measure_memory()
+    print("figure 7: STL vs MTL on 128 tasks ...", flush=True)
+    figures["many_tasks"] = measure_many_tasks()
     print("figures 2 and 4: sweeps, serial and local parallel (a few minutes) ...", flush=True)
     with tempfile.TemporaryDirectory(prefix="bench-perf-") as workdir:
         figures["sweep"], figures["throughput"] = measure_sweeps(Path(workdir))
