@@ -1,7 +1,8 @@
-"""Hydra entry point: one job = one (task family, regime, seed) -> one run record.
+"""Hydra entry point: one job = one population (one condition, several seeds or settings) -> one record each.
 
-    python -m bench.run regime=mtl data.relatedness=0.5 seed=3
-    python -m bench.run -m +study=relatedness
+    python -m bench.run regime=mtl data.relatedness=0.5 seed=3             # one member
+    python -m bench.run regime=mtl 'seed=[0,1,2]' 'trainer.lr=[1e-3,3e-3]'  # six members, one batched model
+    python -m bench.run -m +study=relatedness                               # every condition of a study
 """
 
 from __future__ import annotations
@@ -20,17 +21,28 @@ from hydra.types import RunMode
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
+import bench.config_schema  # noqa: F401 - registers the typed schemas that conf/'s defaults lists name
+import bench.overrides  # noqa: F401 - Hydra's lexer errors on '#', spaces, non-ASCII say how to quote
+from bench.cli import one_line_errors
 from bench.metrics import PRIMARY_METRIC
+from bench.preflight import ONE_LINE_ERRORS, job_failed, preflight
+from bench.provenance import code_commit, data_file_hashes
 from bench.results.records import is_done, record_path, run_id, write_record
 
 # The config groups that define a result; output paths, study name and thread count do not.
 DEFINING_KEYS = ("data", "model", "regime", "trainer", "seed")
+# Where a run trains does not define it (the record says which device it used), so run ids stay the same.
+RUN_ONLY_TRAINER_KEYS = ("accelerator",)
 _PACKAGES = ("torch", "pytorch-lightning", "hydra-core", "scikit-learn", "numpy", "pandas", "mtl-transfer-bench")
 
 
 def defining_config(cfg: DictConfig) -> dict:
-    return {key: OmegaConf.to_container(cfg[key], resolve=True) if key != "seed" else cfg.seed
-            for key in DEFINING_KEYS}
+    """The config keys that define a result, plus a content hash of every data file it reads (an edited
+    table defines new runs)."""
+    config = {key: OmegaConf.to_container(cfg[key], resolve=True) if key != "seed" else cfg.seed
+              for key in DEFINING_KEYS}
+    files = data_file_hashes(config["data"])
+    return {**config, "data_files": files} if files else config
 
 
 def versions() -> dict[str, str]:
@@ -40,24 +52,68 @@ def versions() -> dict[str, str]:
             found[package] = metadata.version(package)
         except metadata.PackageNotFoundError:
             found[package] = "missing"
-    return found
+    return {**found, **code_commit()}
+
+
+def population_members(cfg: DictConfig) -> list:
+    """The members this job trains: every combination of ``seed``, ``trainer.lr`` and ``trainer.weight_decay``
+    (each one value or a list)."""
+    from bench.regimes.population import as_list, grid
+
+    seeds = as_list(OmegaConf.to_container(cfg.seed) if OmegaConf.is_list(cfg.seed) else cfg.seed)
+    for seed in seeds:
+        if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2**32:
+            raise ValueError(f"seed={cfg.seed!r} is invalid, expected a non-negative integer below 2**32 "
+                             "or a list of them")
+    trainer = OmegaConf.to_container(cfg.trainer, resolve=True)
+    return grid(seeds, as_list(trainer["lr"]), as_list(trainer["weight_decay"]))
+
+
+def member_config(config: dict, member) -> dict:
+    """The defining config of one member: what it would be as a run alone (one seed, one lr, one decay)."""
+    trainer = {key: value for key, value in config["trainer"].items() if key not in RUN_ONLY_TRAINER_KEYS}
+    trainer.update(lr=member.lr, weight_decay=member.weight_decay)
+    return {**config, "trainer": trainer, "seed": member.seed}
 
 
 def run_job(cfg: DictConfig) -> dict:
-    """Run one job unless its ``ok`` record exists; always leave a record (``ok`` or ``failed``)."""
-    config = defining_config(cfg)
-    rid = run_id(config)
+    """Train this job's population, skipping members with an ``ok`` record; leave one record per member
+    trained (``ok`` or ``failed``). Returns the job's summary: its status, a run id and the errors."""
     study_dir = Path(cfg.paths.experiments) / cfg.study_name
     describe = _describe(cfg)
-    if is_done(study_dir, rid):
-        print(f"[{cfg.study_name}] skip {describe}: finished record {record_path(study_dir, rid)}", flush=True)
-        return {"run_id": rid, "status": "skipped"}
+    try:
+        members = population_members(cfg)
+    except ValueError as error:
+        return _job_summary([{"run_id": None, "seed": None, "status": "failed", "error": f"ValueError: {error}"}])
+    base = defining_config(cfg)
+    pending, done = [], []
+    for member in members:
+        config = member_config(base, member)
+        (done if is_done(study_dir, run_id(config)) else pending).append((member, config))
+    if done:
+        print(f"[{cfg.study_name}] skip {describe}: {len(done)} of {len(members)} member(s) finished earlier "
+              f"(e.g. {record_path(study_dir, run_id(done[0][1]))})", flush=True)
+    if not pending:
+        return {"status": "skipped", "run_id": run_id(done[0][1]), "error": None, "members": len(members)}
+    records = train_population(cfg, pending)
+    for record in records:
+        write_record(study_dir, record)
+    seconds = records[0]["timings"]["total_s"]
+    varied = len({(m.lr, m.weight_decay) for m, _ in pending}) > 1
+    for record in records:
+        print(f"[{cfg.study_name}] {record['status']} {describe} seed={record['seed']}"
+              f"{_hyper_parameters(record, varied)} ({seconds:.1f}s for {len(records)}) {_summary(record)}",
+              flush=True)
+    return _job_summary(records)
 
-    record = {
-        "run_id": rid, "study": cfg.study_name, "seed": cfg.seed,
-        "regime": str(cfg.regime.get("_target_", "?")).rsplit(".", 1)[-1], "strategy": cfg.regime.get("strategy"),
-        "config": config, "versions": versions(),
-    }
+
+def train_population(cfg: DictConfig, pending: list) -> list[dict]:
+    """One record per pending member: its family is drawn from its seed, all train as one population."""
+    records = [{"run_id": run_id(config), "study": cfg.study_name, "seed": member.seed,
+                "regime": str(cfg.regime.get("_target_", "?")).rsplit(".", 1)[-1],
+                "strategy": cfg.regime.get("strategy"), "config": config, "versions": versions(),
+                "population": {"size": len(pending), "index": index}}
+               for index, (member, config) in enumerate(pending)]
     start = time.perf_counter()
     try:
         import torch  # heavy imports only once we know the job runs: skipping a finished job stays fast
@@ -66,35 +122,85 @@ def run_job(cfg: DictConfig) -> dict:
 
         torch.set_num_threads(cfg.threads)
         quiet_lightning()
-        family = instantiate(cfg.data, seed=cfg.seed)
-        regime = instantiate(cfg.regime)
-        record.update(regime=regime.name, strategy=regime.strategy, knobs=family.knobs,
-                      descriptors=family.descriptors)
-        tasks, fit = regime.run(family, instantiate(cfg.model), instantiate(cfg.trainer), cfg.seed)
-        record.update(status="ok", tasks=tasks, fit=fit)
-    except Exception as error:  # one failed job must leave a record and never take a sweep down
-        cause = error.__cause__ if isinstance(error, InstantiationException) and error.__cause__ else error
-        record.update(status="failed", error=f"{type(cause).__name__}: {cause}", traceback=traceback.format_exc())
-    record["timings"] = {"total_s": round(time.perf_counter() - start, 3)}
-    write_record(study_dir, record)
-    print(f"[{cfg.study_name}] {record['status']} {describe} ({record['timings']['total_s']:.1f}s) {_summary(record)}",
-          flush=True)
-    return record
+        regime, training = instantiate(cfg.regime), instantiate(cfg.trainer)
+        families = {}
+        for record, (member, _) in zip(records, pending, strict=True):
+            record.update(regime=regime.name, strategy=regime.strategy, device=training.device.type)
+            try:
+                if member.seed not in families:
+                    families[member.seed] = instantiate(cfg.data, seed=member.seed)
+                family = families[member.seed]
+                record.update(knobs=family.knobs, descriptors=family.descriptors)
+            except Exception as error:  # a draw that fails for one seed fails that member only
+                _fail(record, error)
+        waiting = [(r, m, families.get(m.seed)) for r, (m, _) in zip(records, pending, strict=True)
+                   if "status" not in r]
+        for batch in compatible_batches(waiting):
+            outcomes = regime.run([family for _, _, family in batch], instantiate(cfg.model), training,
+                                  [member for _, member, _ in batch])
+            for (record, _, _), outcome in zip(batch, outcomes, strict=True):
+                if outcome.error:
+                    record.update(status="failed", error=outcome.error)
+                else:
+                    record.update(status="ok", tasks=outcome.tasks, fit=outcome.fit)
+    except Exception as error:  # one failed job must leave its records and never take a sweep down
+        for record in records:
+            if "status" not in record:
+                _fail(record, error)
+    seconds = round(time.perf_counter() - start, 3)
+    for record in records:
+        record["timings"] = {"total_s": seconds, "population_size": len(records)}
+    return records
+
+
+def compatible_batches(members: list[tuple]) -> list[list[tuple]]:
+    """Members whose families have the same tasks and input shape train as one population. Seeds usually
+    agree; a table whose one-hot columns depend on the seed's training rows can split a job in several."""
+    batches: dict[tuple, list[tuple]] = {}
+    for item in members:
+        family = item[2]
+        key = (family.input_shape, tuple((t.name, t.kind, t.n_outputs) for t in family.tasks))
+        batches.setdefault(key, []).append(item)
+    return list(batches.values())
+
+
+def _fail(record: dict, error: Exception) -> None:
+    cause = error.__cause__ if isinstance(error, InstantiationException) and error.__cause__ else error
+    record.update(status="failed", error=f"{type(cause).__name__}: {cause}", traceback=traceback.format_exc())
+
+
+def _job_summary(records: list[dict]) -> dict:
+    """What the sweep's progress reads: failed if a member failed (each error once, with its seeds), else ok."""
+    failed = [r for r in records if r["status"] == "failed"]
+    by_error: dict[str, list] = {}
+    for record in failed:
+        by_error.setdefault(record["error"], []).append(record["seed"])
+    errors = "; ".join(error if len(records) == 1 else f"seed(s) {', '.join(map(str, seeds))}: {error}"
+                       for error, seeds in by_error.items())
+    return {"status": "failed" if failed else "ok", "run_id": (failed or records)[0]["run_id"],
+            "error": errors or None, "members": len(records)}
 
 
 def _describe(cfg: DictConfig) -> str:
-    """``regime=tl_full seed=3 relatedness=0.5 ...``: the regime choice and the knobs this job overrides."""
+    """``regime=tl_full relatedness=0.5 ...``: the regime choice and the knobs this job overrides."""
     regime = HydraConfig.get().runtime.choices.get("regime") if HydraConfig.initialized() else None
     overrides = HydraConfig.get().overrides.task if HydraConfig.initialized() else []
     knobs = [o.removeprefix("data.") for o in overrides if o.startswith("data.")]
-    return " ".join([f"regime={regime or cfg.regime.get('_target_')}", f"seed={cfg.seed}", *knobs])
+    return " ".join([f"regime={regime or cfg.regime.get('_target_')}", *knobs])
+
+
+def _hyper_parameters(record: dict, varied: bool) -> str:
+    trainer = record["config"]["trainer"]
+    return f" lr={trainer['lr']:g} weight_decay={trainer['weight_decay']:g}" if varied else ""
 
 
 def _summary(record: dict) -> str:
     if record["status"] != "ok":
         return record["error"]
     target = next((t for t in record["tasks"] if t["role"] == "target"), record["tasks"][0])
-    metric = PRIMARY_METRIC[target["kind"]]
+    chosen = record.get("descriptors", {}).get("primary_metric", {})
+    metric = chosen.get(target["task"], PRIMARY_METRIC[target["kind"]]) if isinstance(chosen, dict) else \
+        PRIMARY_METRIC[target["kind"]]
     return f"{target['task']} test {metric}={target['test'][metric]:.3f}"
 
 
@@ -102,10 +208,23 @@ def _in_multirun() -> bool:
     return HydraConfig.initialized() and HydraConfig.get().mode == RunMode.MULTIRUN
 
 
+@one_line_errors
 @hydra.main(version_base="1.3", config_path="../conf", config_name="config")
 def main(cfg: DictConfig) -> dict:
-    """Returns the record: in a sweep, bench.sweep.SweepProgress reads its status from Hydra's job return."""
-    record = run_job(cfg)
+    """Returns the record: in a sweep, bench.sweep.SweepProgress reads its status from Hydra's job return.
+
+    Values, memory and the study folder are checked before anything trains. In a sweep, whatever the job
+    raises becomes a failed outcome: Hydra would re-raise it and skip the sweep's summary (bench/preflight.py).
+    """
+    try:
+        preflight(cfg, HydraConfig.get().overrides.task)
+        record = run_job(cfg)
+    except Exception as error:
+        if _in_multirun():
+            return job_failed(cfg, error)
+        if isinstance(error, ONE_LINE_ERRORS):
+            sys.exit(f"error: {error}")
+        raise
     if record["status"] == "failed" and not _in_multirun():
         print(f"error: {record['error']}", file=sys.stderr)
         sys.exit(1)

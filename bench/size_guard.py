@@ -60,23 +60,21 @@ def synthetic_terms(data: DictConfig, seeds: int) -> list[Term]:
 
 
 def model_terms(cfg: DictConfig, inputs: int, tasks: int, members: int) -> list[Term]:
-    """Parameters, gradients, Adam's two moments and the selected states kept for early stopping.
+    """Parameters, gradients, Adam's two moments and the one copy that holds every selected state.
 
-    STL holds one backbone copy per task and keeps a selected state per task that improved at its own
-    step, each state holding every copy: its memory grows with the square of n_tasks. Calibrated on the
-    engine of commit 5401908 (peak RSS 0.55, 0.70, 1.10 GB at n_tasks 64, 128, 256: about n_tasks / 2
-    distinct states).
+    STL holds one backbone copy per member and task; selection overwrites slices of one copy, so memory
+    grows linearly with n_tasks (measured: peak RSS 0.52, 0.65, 0.81 GB at n_tasks 64, 256, 512).
     """
     model, trainer = cfg.model, cfg.trainer
     width, depth = _int(model.get("width"), 64), _int(model.get("depth"), 2)
     per_copy = inputs * width + (depth - 1) * width * width + width * (depth + 1)
     stl = str(cfg.regime.get("_target_", "")).endswith("SingleTask")
     copies = tasks if stl else 1
-    states = 4 + (max(1, tasks // 2) if stl else 1)
+    states = 5
     chunk = _int(trainer.get("eval_every"), 50) * tasks * _int(trainer.get("batch_size"), 32) * inputs
     sizes = f"{members} member(s), model.width={width}, model.depth={depth}, data.input_dim={inputs}"
     return [
-        Term("training state", sizes + (f", data.n_tasks={tasks} squared (STL)" if stl else ""),
+        Term("training state", sizes + (f", data.n_tasks={tasks} (STL)" if stl else ""),
              4 * members * states * copies * per_copy),
         Term("batches", f"{members} member(s), trainer.eval_every={trainer.get('eval_every')}, data.n_tasks={tasks}, "
              f"trainer.batch_size={trainer.get('batch_size')}, data.input_dim={inputs}", 4 * members * chunk),

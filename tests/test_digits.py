@@ -15,8 +15,8 @@ from bench.data.digits import SHIFTS
 from bench.models import CNNBackbone, MLPBackbone
 from bench.regimes import MultiTask, SingleTask, Transfer
 from bench.regimes.training import Training
-from tests.conftest import run_alone
 from bench.run import run_job
+from tests.conftest import run_alone
 
 ROOT = Path(__file__).resolve().parents[1]
 

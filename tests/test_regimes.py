@@ -7,7 +7,6 @@ import pytest
 import torch
 
 import bench.metrics
-
 from bench.regimes import MultiTask, SingleTask, Transfer
 from tests.conftest import run_alone, tiny_family
 

@@ -1,5 +1,6 @@
 """The table adapter (data=table): encoding fitted on train rows, task layouts, policies, named errors."""
 
+import json
 import logging
 import math
 from pathlib import Path
@@ -16,6 +17,7 @@ from bench.data.encoding import FeatureEncoder
 from bench.regimes import MultiTask, SingleTask, Transfer
 from bench.regimes.training import Training
 from bench.run import run_job
+from tests.conftest import run_alone
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -182,7 +184,7 @@ TINY_TRAINING = Training(max_steps=50, eval_every=25, patience=2, batch_size=16)
                                     Transfer("full", "multi_task")], ids=lambda r: f"{r.name}-{r.strategy}")
 def test_every_regime_runs_on_a_table(regime, csv, small_backbone):
     family = make_table(0, str(csv), targets="passed", task_column="school")
-    results, _ = regime.run(family, small_backbone, TINY_TRAINING, seed=0)
+    results, _ = run_alone(regime, family, small_backbone, TINY_TRAINING, seed=0)
     assert results[0]["task"] == "school=A" and results[0]["role"] == "target"
     assert all(math.isfinite(v) for r in results for v in r["test"].values())
 
@@ -205,7 +207,9 @@ def test_a_job_on_a_table_records_its_result_or_a_one_line_error(csv, tmp_path):
                                                "trainer.eval_every=20", f"data.path={csv}", *overrides])
         return run_job(cfg)
 
-    record = job("data.targets=passed", "data.task_column=school", "regime=mtl")
+    summary = job("data.targets=passed", "data.task_column=school", "regime=mtl")
+    assert summary["status"] == "ok"
+    record = json.loads((tmp_path / "adhoc" / f"{summary['run_id']}.json").read_text())
     assert record["status"] == "ok" and record["knobs"]["n_tasks"] == 3
     assert [t["task"] for t in record["tasks"]] == ["school=A", "school=B", "school=C"]
     failed = job("data.targets=pased")

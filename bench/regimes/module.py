@@ -67,9 +67,10 @@ class ActiveSlots:
             self.members = active[:, 0].nonzero().flatten().to(device)
             return
         tasks = active.shape[1]
-        self.copies = active.flatten().nonzero().flatten().to(device)  # member-major: copy r * T + t
-        self.task_rows = [(self.copies % tasks == t).nonzero().flatten() for t in range(tasks)]
-        self.task_members = [self.copies[rows] // tasks for rows in self.task_rows]
+        # Task-major, so that each task's copies are one contiguous block of the batched features
+        self.task_members = [active[:, t].nonzero().flatten().to(device) for t in range(tasks)]
+        self.copies = torch.cat([members * tasks + t for t, members in enumerate(self.task_members)])
+        self.task_sizes = [len(members) for members in self.task_members]
 
 
 class PopulationModule(pl.LightningModule):
@@ -120,7 +121,8 @@ class PopulationModule(pl.LightningModule):
             features = self.backbone(xs.flatten(1, 2)).unflatten(1, xs.shape[1:3])
         else:
             features = self.backbone(xs.flatten(0, 1)).unflatten(0, xs.shape[:2])
-        return [head(features[:, t]) for t, head in enumerate(self.heads)]
+        # unbind, not features[:, t]: its backward stacks once, where T selects would each fill a full-size zero
+        return [head(per_task) for head, per_task in zip(self.heads, features.unbind(1), strict=True)]
 
     def step_losses(self, xs: torch.Tensor, ys: list[torch.Tensor]) -> torch.Tensor:
         """``[R, T]`` training losses of one step; slots that no longer train are left out (zero)."""
@@ -131,17 +133,16 @@ class PopulationModule(pl.LightningModule):
         if self.shared:
             members = self.slots.members
             x = xs[members]
-            features = self.backbone(x.flatten(1, 2), members).unflatten(1, x.shape[1:3])
-            losses[members] = torch.stack([self._loss(t, head(features[:, t], members), ys[t][members], members)
+            features = self.backbone(x.flatten(1, 2), members).unflatten(1, x.shape[1:3]).unbind(1)
+            losses[members] = torch.stack([self._loss(t, head(features[t], members), ys[t][members], members)
                                            for t, head in enumerate(self.heads)], dim=1)
             return losses
         copies = self.slots.copies
-        features = self.backbone(xs.flatten(0, 1)[copies], copies)
+        features = self.backbone(xs.flatten(0, 1)[copies], copies).split(self.slots.task_sizes)
         for t, head in enumerate(self.heads):
             members = self.slots.task_members[t]
             if len(members):
-                out = head(features[self.slots.task_rows[t]], members)
-                losses[members, t] = self._loss(t, out, ys[t][members], members)
+                losses[members, t] = self._loss(t, head(features[t], members), ys[t][members], members)
         return losses
 
     def _loss(self, task: int, output: torch.Tensor, y: torch.Tensor, members: torch.Tensor | None) -> torch.Tensor:
