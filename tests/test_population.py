@@ -104,8 +104,26 @@ def test_population_adam_moves_each_member_as_torch_adam_alone():
 
 def test_uniform_settings_keep_torchs_fused_adam():
     param = torch.zeros(2, 3, requires_grad=True)
-    assert isinstance(population_adam([param], [1e-3, 1e-3], [0.0, 0.0]), torch.optim.Adam)
-    assert isinstance(population_adam([param], [1e-3, 1e-2], [0.0, 0.0]), PopulationAdam)
+    assert isinstance(population_adam([([param], 1.0)], [1e-3, 1e-3], [0.0, 0.0]), torch.optim.Adam)
+    assert isinstance(population_adam([([param], 1.0)], [1e-3, 1e-2], [0.0, 0.0]), PopulationAdam)
+
+
+@pytest.mark.parametrize("lrs", [[1e-2, 1e-2], [1e-2, 3e-2]])
+def test_a_learning_rate_multiplier_scales_each_members_rate(lrs):
+    torch.manual_seed(0)
+    start, grads = torch.randn(2, 3), [torch.randn(2, 3) for _ in range(5)]
+    slow = start.clone().requires_grad_(True)
+    optimizer = population_adam([([slow], 0.1)], lrs, [0.0, 0.0])
+    for grad in grads:
+        slow.grad = grad.clone()
+        optimizer.step()
+    for r, lr in enumerate(lrs):
+        alone = start[r:r + 1].clone().requires_grad_(True)
+        reference = torch.optim.Adam([alone], lr=lr * 0.1)
+        for grad in grads:
+            alone.grad = grad[r:r + 1].clone()
+            reference.step()
+        torch.testing.assert_close(slow.detach()[r:r + 1], alone.detach())
 
 
 def test_per_member_learning_rates_match_runs_alone():

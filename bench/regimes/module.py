@@ -3,6 +3,8 @@ linear head per task, run as one batched model."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pytorch_lightning as pl
 import torch
 from torch import nn
@@ -13,6 +15,7 @@ from bench.models.backbones import CopiedHead
 from bench.regimes.losses import member_losses, selection_loss, stacked_class_weights
 from bench.regimes.optim import population_adam
 from bench.regimes.population import Member
+from bench.weighting import EqualWeights
 
 # A member diverges when its training loss exceeds this many times its first step's loss, or its validation
 # loss this many times the untrained model's (or either is NaN or infinite).
@@ -83,7 +86,7 @@ class PopulationModule(pl.LightningModule):
     """
 
     def __init__(self, task_sets: list[tuple[Task, ...]], backbone: nn.Module, members: list[Member], shared: bool,
-                 train_backbone: bool = True, failed: list[bool] | None = None) -> None:
+                 train_backbone: bool = True, failed: list[bool] | None = None, weighting=None) -> None:
         super().__init__()
         _check_same_tasks(task_sets)
         self.task_sets, self.tasks, self.members, self.shared = task_sets, task_sets[0], members, shared
@@ -97,9 +100,16 @@ class PopulationModule(pl.LightningModule):
         self.automatic_optimization = False
         self.initially_failed = torch.tensor(failed or [False] * self.n_members)
         self.watch = DivergenceWatch()
+        self.steps_done = 0
         self.slots: ActiveSlots | None = None  # None: every slot trains
         self.class_weights = [stacked_class_weights(task_sets, t) for t in range(len(self.tasks))]
         self._split_cache: dict = {}
+        # What a regime or strategy may set: how task losses combine (bench/weighting), penalties added to
+        # the loss (each returns one value per member, e.g. L2-SP), and learning-rate multipliers by
+        # parameter-name prefix (e.g. {"backbone.": 0.1} for a slower trunk).
+        self.weighting = weighting or EqualWeights()
+        self.penalties: list[Callable[[PopulationModule], torch.Tensor]] = []
+        self.lr_scales: dict[str, float] = {}
 
     # Layout: which copies belong to which member, group and task.
     def task_copies(self, task: int) -> torch.Tensor | None:
@@ -155,25 +165,34 @@ class PopulationModule(pl.LightningModule):
     def training_step(self, batch: tuple[torch.Tensor, list[torch.Tensor]], batch_idx: int) -> torch.Tensor:
         """Optimisation steps over a chunk of ``[steps, R, T, B, ...]`` batches, each on the summed task losses.
 
-        One Lightning batch carries several steps, and the step is written out here (manual optimisation):
-        at this model size Lightning's per-batch hooks and closure-based loop cost more than a step.
+        One Lightning batch carries a whole validation period of steps, and each step is plain PyTorch on
+        the optimiser Lightning configured: at this model size Lightning's per-step hooks (manual_backward,
+        LightningOptimizer.step) cost about a fifth of a step, and this engine needs none of what they do
+        (mixed precision, gradient accumulation across devices). ``steps_done`` counts the steps.
         """
-        optimizer = self.optimizers()
+        optimizer = self.optimizers().optimizer
         chunk_x, chunk_y = batch
-        first_step = self.global_step + 1
+        first_step = self.steps_done + 1
         for step in range(chunk_x.shape[0]):
             losses = self.step_losses(chunk_x[step], [y[step] for y in chunk_y])
             self.watch.record(losses)
-            total = losses.sum()
             optimizer.zero_grad(set_to_none=True)
-            self.manual_backward(total)
+            self.weighting.backward(self, losses)
+            if self.penalties:
+                torch.stack([penalty(self) for penalty in self.penalties]).sum().backward()
             optimizer.step()
+        self.steps_done += chunk_x.shape[0]
         self.watch.review(first_step, [task.name for task in self.tasks])
-        return total.detach()
+        return losses.detach().sum()
 
     def configure_optimizers(self) -> torch.optim.Optimizer:
-        params = [p for p in self.parameters() if p.requires_grad]
-        return population_adam(params, [m.lr for m in self.members], [m.weight_decay for m in self.members])
+        groups: dict[float, list[nn.Parameter]] = {}
+        for name, param in self.named_parameters():
+            if param.requires_grad:
+                scale = next((s for prefix, s in self.lr_scales.items() if name.startswith(prefix)), 1.0)
+                groups.setdefault(scale, []).append(param)
+        return population_adam([(params, scale) for scale, params in groups.items()], [m.lr for m in self.members],
+                               [m.weight_decay for m in self.members])
 
     def split_data(self, split: str, task: int) -> tuple[torch.Tensor, list[int], list[torch.Tensor]]:
         """Every member's inputs of ``task`` on ``split`` stacked ``[R, n, ...]`` (padded to the longest), their

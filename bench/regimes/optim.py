@@ -70,10 +70,13 @@ def _per_copy(values: torch.Tensor, param: torch.Tensor, members: int) -> torch.
     return values.repeat_interleave(copies // members).view(shape).to(param.device)
 
 
-def population_adam(params: list[torch.Tensor], lrs: Sequence[float],
+def population_adam(groups: list[tuple[list[torch.Tensor], float]], lrs: Sequence[float],
                     weight_decays: Sequence[float]) -> torch.optim.Optimizer:
-    """Torch's fused Adam when every member has the same settings (a population of seeds: the fastest, and
-    a one-member population matches a plain run bit for bit), ``PopulationAdam`` when they differ."""
+    """Adam over ``(parameters, lr multiplier)`` groups: torch's fused Adam when every member has the same
+    settings (a population of seeds: the fastest, and a one-member population matches a plain run bit for
+    bit), ``PopulationAdam`` when they differ."""
     if len(set(lrs)) == 1 and len(set(weight_decays)) == 1:
-        return torch.optim.Adam(params, lr=lrs[0], weight_decay=weight_decays[0], fused=True)
-    return PopulationAdam(params, lrs, weight_decays)
+        return torch.optim.Adam([{"params": params, "lr": lrs[0] * scale} for params, scale in groups],
+                                lr=lrs[0], weight_decay=weight_decays[0], fused=True)
+    return PopulationAdam([{"params": params, "lrs": torch.tensor(lrs, dtype=torch.float64) * scale}
+                           for params, scale in groups], lrs, weight_decays)

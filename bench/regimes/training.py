@@ -160,7 +160,7 @@ class SelectBest(pl.Callback):
             self.state[name][rows] = param.detach()[rows]
 
     def on_train_epoch_end(self, trainer: pl.Trainer, module: PopulationModule) -> None:
-        trainer.should_stop = self.update(module, trainer.global_step, module.optimizers().optimizer)
+        trainer.should_stop = self.update(module, module.steps_done, module.optimizers().optimizer)
 
     @torch.no_grad()
     def restore_best(self, module: PopulationModule, steps: int) -> list[MemberFit]:
@@ -242,7 +242,7 @@ class Training:
             warnings.filterwarnings("ignore", module="pytorch_lightning")
             warnings.filterwarnings("ignore", module="lightning_fabric")
             trainer.fit(module, train_dataloaders=batches)
-        return selector.restore_best(module, trainer.global_step)
+        return selector.restore_best(module, module.steps_done)
 
 
 def quiet_lightning() -> None:
