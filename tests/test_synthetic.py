@@ -14,6 +14,15 @@ def test_measured_cosine_follows_relatedness(rho):
     assert abs(np.mean(cosines) - rho) < 0.06
 
 
+def test_the_target_is_the_same_at_every_relatedness():
+    draws = [make_synthetic(3, relatedness=rho, n_train=16, **SMALL) for rho in (0.0, 0.5, 1.0)]
+    for split in ("train", "val", "test"):
+        for family in draws[1:]:
+            ours, first = family.tasks[0].split(split), draws[0].tasks[0].split(split)
+            assert torch.equal(ours.x, first.x) and torch.equal(ours.y, first.y)
+    assert not torch.equal(draws[0].tasks[1].train.y, draws[2].tasks[1].train.y)  # the sources move
+
+
 def test_relatedness_one_gives_identical_labelling_functions():
     family = make_synthetic(0, relatedness=1.0, label_noise=0.0, n_train=64, **SMALL)
     x = family.tasks[0].train.x

@@ -1,9 +1,12 @@
 """Controllable synthetic task families: the laboratory where each claim's knob is turned alone.
 
-After Wu, Zhang & Ré (2020): every task reads out a shared feature map ``h(x)``; task readouts are
-``w_t = sqrt(rho) w_0 + sqrt(1 - rho) u_t`` with independent ``u_t``, so ``rho`` is the expected cosine
-between readouts. Everything is drawn from the seed alone, each (task, split) from its own stream, so a
-smaller ``target_size`` gives a prefix of a larger one and the same seed gives the same data bit for bit.
+After Wu, Zhang & Ré (2020): every task reads out a shared feature map ``h(x)``. The target (task 0) reads
+it with ``w_0``; each source with ``w_t = rho w_0 + sqrt(1 - rho^2) u_t``, independent ``u_t``, so ``rho``
+is the expected cosine between the target's readout and each source's (sources share ``rho^2`` with each
+other). The target is drawn from the seed alone, not from ``rho``: within a seed its data are bit for
+bit the same at every relatedness, so a curve along ``rho`` moves only the sources. Everything is drawn
+from the seed alone, each (task, split) from its own stream, so a smaller ``target_size`` gives a prefix
+of a larger one and the same seed gives the same data bit for bit.
 """
 
 from __future__ import annotations
@@ -52,10 +55,10 @@ def make_synthetic(
 
     teacher = np.random.default_rng([seed, _TEACHER])
     projection = teacher.standard_normal((input_dim, feature_dim)) / math.sqrt(input_dim)
-    shared = teacher.standard_normal((feature_dim, n_scores))
-    readouts = [
-        math.sqrt(relatedness) * shared + math.sqrt(1 - relatedness) * teacher.standard_normal(shared.shape)
-        for _ in range(n_tasks)
+    target = teacher.standard_normal((feature_dim, n_scores))
+    readouts = [target] + [
+        relatedness * target + math.sqrt(1 - relatedness**2) * teacher.standard_normal(target.shape)
+        for _ in range(1, n_tasks)
     ]
 
     def features(x: np.ndarray) -> np.ndarray:
@@ -99,7 +102,7 @@ def make_synthetic(
         target_size=train_sizes[0],
     )
     descriptors = dict(
-        readout_cosine=_mean_pairwise_cosine(readouts),
+        readout_cosine=_mean_cosine_to_target(readouts),
         train_sizes=train_sizes,
         mean_shift=float(np.mean([np.linalg.norm(t.train.x.mean(0).numpy() - tasks[0].train.x.mean(0).numpy())
                                   for t in tasks[1:]])) if n_tasks > 1 else 0.0,
@@ -122,10 +125,9 @@ def _train_sizes(n_tasks: int, n_train: int, imbalance: float, target_size: int 
     return sizes
 
 
-def _mean_pairwise_cosine(readouts: list[np.ndarray]) -> float:
+def _mean_cosine_to_target(readouts: list[np.ndarray]) -> float:
     flat = [w.ravel() / np.linalg.norm(w) for w in readouts]
-    pairs = [float(a @ b) for i, a in enumerate(flat) for b in flat[i + 1:]]
-    return float(np.mean(pairs)) if pairs else 1.0
+    return float(np.mean([flat[0] @ w for w in flat[1:]])) if len(flat) > 1 else 1.0
 
 
 def _is_number(value) -> bool:
