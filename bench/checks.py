@@ -66,7 +66,7 @@ def check_trainer(trainer: DictConfig) -> None:
 
 def check_model(model: DictConfig) -> None:
     for name in ("width", "depth"):
-        if name in model:
+        if name in model and not (name == "width" and model[name] is None and "activation" in model):
             check_count(f"model.{name}", model[name])
     for index, channels in enumerate(model.get("channels") or []):
         check_count(f"model.channels[{index}]", channels)
@@ -109,7 +109,7 @@ def unknown_keys(cfg: DictConfig, overrides: Iterable[str] = ()) -> list[str]:
         if fields is not None:
             unknown += [f"{path}.{key}" if path else str(key) for key in node if key not in fields | {"hydra"}]
     added = {o.lstrip("+").split("=", 1)[0] for o in overrides if o.startswith("+") and "=" in o}
-    for group in ("data", "regime"):
+    for group in ("data", "regime", "weighting"):
         keys = [key.split(".", 2)[1] for key in added if key.startswith(f"{group}.")]
         node = cfg.get(group)
         if keys and isinstance(node, DictConfig) and "_target_" in node:

@@ -9,7 +9,7 @@ be an int or a list of ints; ranges) are checked by bench.checks.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Optional
 
 from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING
@@ -28,6 +28,7 @@ class BenchSchema:
     model: Any = MISSING
     regime: Any = MISSING
     trainer: Any = MISSING
+    weighting: Any = None  # MTL's weighting method (conf/weighting/), read by conf/regime/mtl.yaml
     seed: Any = 0  # an int or a list of ints (a population): bench.checks checks each
     study_name: str = "adhoc"
     threads: int = 1
@@ -56,6 +57,15 @@ class MLPSchema:
 
 
 @dataclass
+class LinearSchema:
+    _target_: str = MISSING
+    _partial_: bool = True
+    width: Optional[int] = None  # noqa: UP045 - OmegaConf reads typing.Optional, not the | form
+    depth: int = 1
+    activation: str = "none"
+
+
+@dataclass
 class CNNSchema:
     _target_: str = MISSING
     _partial_: bool = True
@@ -69,6 +79,7 @@ def register() -> None:
     store.store(name="bench_schema", node=BenchSchema)
     store.store(group="trainer", name="trainer_schema", node=TrainerSchema)
     store.store(group="model", name="mlp_schema", node=MLPSchema)
+    store.store(group="model", name="linear_schema", node=LinearSchema)
     store.store(group="model", name="cnn_schema", node=CNNSchema)
 
 

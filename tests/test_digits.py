@@ -156,7 +156,7 @@ def test_digits_study_composes_and_runs_a_population_job(tmp_path):
         study = compose("config", overrides=["+study=digits"])
     assert list(study.seed) == list(range(10))  # a study's job trains its ten seeds as one population
     sweep = cfg.hydra.sweeper.params
-    assert sweep.regime == "stl,mtl,tl_full,tl_probe" and "seed" not in sweep
+    assert sweep.regime.startswith("stl,mtl,tl_full,tl_probe,ridge") and "seed" not in sweep
     assert sweep["data.target_size"].split(",")[0] == "10" and "null" in sweep["data.target_size"]
     del cfg.hydra
     summary = run_job(cfg)

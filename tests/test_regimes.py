@@ -7,10 +7,11 @@ import pytest
 import torch
 
 import bench.metrics
-from bench.regimes import MultiTask, SingleTask, Transfer
+from bench.regimes import Classical, MultiTask, SingleTask, Transfer
 from tests.conftest import run_alone, tiny_family
 
-REGIMES = [SingleTask(), MultiTask(), Transfer("full"), Transfer("linear_probe"), Transfer("full", "multi_task")]
+REGIMES = [SingleTask(), MultiTask(), Transfer("full"), Transfer("linear_probe"), Transfer("full", "multi_task"),
+           Classical("ridge"), Classical("ridge_pooled_tasks"), Classical("hgb")]
 METRICS = {kind: {"loss", *names} for kind, names in bench.metrics.METRICS.items()}
 
 

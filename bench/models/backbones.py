@@ -14,6 +14,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+ACTIVATIONS = {"relu": torch.relu, "none": lambda h: h}
+
 
 class CopiedLinear(nn.Module):
     """``copies`` independent linear layers, initialised as ``nn.Linear`` each.
@@ -60,22 +62,34 @@ class CopiedHead(nn.Module):
 
 
 class MLPBackbone(nn.Module):
-    """``depth`` fully connected ReLU layers of ``width`` units over flattened inputs.
+    """``depth`` fully connected layers of ``width`` units over flattened inputs, each followed by a ReLU by default.
+
+    ``activation="none"`` makes it linear: with linear heads every regime then fits linear predictors, and
+    ``width`` is a shared bottleneck (Wu, Zhang & Ré 2020); ``width=None`` keeps the input's size.
 
     ``forward(x)`` takes ``[copies, n, *input_shape]`` and runs copy ``c`` on ``x[c]``;
     ``forward(x, select)`` takes ``[len(select), n, *input_shape]`` and runs copy ``select[i]`` on ``x[i]``.
     """
 
-    def __init__(self, input_shape: tuple[int, ...], copies: int = 1, width: int = 64, depth: int = 2) -> None:
+    def __init__(self, input_shape: tuple[int, ...], copies: int = 1, width: int | None = 64, depth: int = 2,
+                 activation: str = "relu") -> None:
         super().__init__()
+        width = math.prod(input_shape) if width is None else width
         if width < 1 or depth < 1 or copies < 1:
             raise ValueError(f"MLPBackbone: width, depth and copies must be >= 1, got {width}, {depth}, {copies}")
+        if activation not in ACTIVATIONS:
+            raise ValueError(f"model.activation={activation!r} is invalid, expected one of {list(ACTIVATIONS)}")
         self.input_shape, self.copies, self.width = tuple(input_shape), copies, width
+        self.activation = ACTIVATIONS[activation]
         sizes = [math.prod(self.input_shape)] + [width] * depth
         self.layers = nn.ModuleList(CopiedLinear(copies, a, b) for a, b in zip(sizes, sizes[1:], strict=False))
+
+    def trunk_layers(self) -> list[nn.Module]:
+        """The layers from input to features, in order (what partial fine-tuning freezes a prefix of)."""
+        return list(self.layers)
 
     def forward(self, x: torch.Tensor, select: torch.Tensor | None = None) -> torch.Tensor:
         h = x.flatten(start_dim=2)
         for layer in self.layers:
-            h = torch.relu(layer(h, select))
+            h = self.activation(layer(h, select))
         return h

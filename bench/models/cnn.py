@@ -62,6 +62,10 @@ class CNNBackbone(nn.Module):
         self.convs = nn.ModuleList(CopiedConv2d(copies, a, b) for a, b in zip(sizes, sizes[1:], strict=False))
         self.features = CopiedLinear(copies, channels[-1] * height * breadth, width)
 
+    def trunk_layers(self) -> list[nn.Module]:
+        """The layers from input to features, in order (what partial fine-tuning freezes a prefix of)."""
+        return [*self.convs, self.features]
+
     def forward(self, x: torch.Tensor, select: torch.Tensor | None = None) -> torch.Tensor:
         # [k, n, C, H, W] -> [n, k * C, H, W]: copy-major channels, as the grouped convolutions expect
         copies = x.shape[0]
