@@ -2,22 +2,35 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from bench.data.family import TaskFamily
 from bench.regimes.joint import BackboneFactory, Outcome, outcomes, train_jointly
 from bench.regimes.population import Member
 from bench.regimes.training import Training
+from bench.weighting import EqualWeights, Weighting
 
 
 class MultiTask:
-    """Every step sees a batch from every task; task losses are summed with equal weights.
+    """Every step sees a batch from every task; a weighting method (bench/weighting) combines the task
+    losses, the unweighted sum by default.
 
-    Model selection uses the mean validation loss over tasks: one shared model, one selected state.
+    ``weighting`` builds a fresh method per population (``conf/weighting/*.yaml`` are partials), since
+    methods keep per-member state. Model selection uses the mean validation loss over tasks: one shared
+    model, one selected state. Records name the method (``weighting``).
     """
 
     name = "mtl"
     strategy = None
 
+    def __init__(self, weighting: Callable[[], Weighting] = EqualWeights) -> None:
+        self.weighting = weighting
+        self.weighting_name = weighting().name  # builds one now: a bad hyper-parameter stops before training
+
     def run(self, families: list[TaskFamily], backbone: BackboneFactory, training: Training,
             members: list[Member]) -> list[Outcome]:
-        module, fits = train_jointly([f.tasks for f in families], backbone, training, members, shared=True)
+        weighting = self.weighting()
+        weighting.setup(members, len(families[0].tasks))
+        module, fits = train_jointly([f.tasks for f in families], backbone, training, members, shared=True,
+                                     weighting=weighting)
         return outcomes(module, fits, lambda r: fits[r].info())

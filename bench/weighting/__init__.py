@@ -3,21 +3,38 @@
 A method is a small object with ``backward(module, losses)``: ``losses`` is ``[R, T]`` (member x task, zero
 for slots that no longer train) and the method leaves the gradients in the parameters' ``.grad``, as
 ``loss.backward()`` would. Members share no parameter, so a method that needs per-task gradients gets each
-member's from one backward pass per task over the whole population.
+member's from one backward pass per task over the whole population (``bench.weighting.base``). Chosen with
+``weighting=NAME`` (conf/weighting/); each class names its paper and the conventions it picks.
 """
 
 from __future__ import annotations
 
-import torch
+from bench.weighting.base import GradientWeighting, LossWeighting, Weighting
+from bench.weighting.gradient_based import (
+    DBMTL,
+    IMTL,
+    MGDA,
+    AlignedMTL,
+    CAGrad,
+    GradNorm,
+    GradVac,
+    NashMTL,
+    PCGrad,
+    UPGrad,
+)
+from bench.weighting.loss_based import (
+    FAMO,
+    DynamicWeightAverage,
+    EqualWeights,
+    GeometricMean,
+    MeanWeights,
+    RandomLossWeighting,
+    StaticWeights,
+    UncertaintyWeighting,
+)
 
-
-class EqualWeights:
-    """The unweighted sum of the task losses: every regime's default, and the baseline of every method."""
-
-    name = "sum"
-
-    def backward(self, module, losses: torch.Tensor) -> None:
-        losses.sum().backward()
-
-
-__all__ = ["EqualWeights"]
+__all__ = [
+    "DBMTL", "FAMO", "IMTL", "MGDA", "AlignedMTL", "CAGrad", "DynamicWeightAverage", "EqualWeights",
+    "GeometricMean", "GradNorm", "GradVac", "GradientWeighting", "LossWeighting", "MeanWeights", "NashMTL",
+    "PCGrad", "RandomLossWeighting", "StaticWeights", "UPGrad", "UncertaintyWeighting", "Weighting",
+]

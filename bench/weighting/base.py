@@ -1,0 +1,127 @@
+"""The two shapes of a weighting method, and what they share.
+
+A **loss weighting** maps the ``[R, T]`` per-task losses (and its own state) to the objective each member
+minimises; one ``backward`` gives every parameter its gradient, so it costs what the plain sum costs.
+
+A **gradient weighting** needs each member's per-task gradients of the shared parameters: one backward
+pass per task over the whole population gives every member's ``T x P`` matrix ``J`` (members share no
+parameter). Per member, the method returns the update of the shared parameters and the weights it used,
+usually ``w = f(J Jᵀ)`` and the update ``wᵀ J`` (torchjd's ``GramianWeightedAggregator``). Heads are
+task-specific: each gets the gradient of its own task's loss, as in LibMTL and torchjd's ``mtl_backward``.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+# A Gramian whose trace is below this carries no direction (every task gradient is ~0).
+ZERO_TRACE = 1e-30
+
+
+class Weighting(nn.Module):
+    """A method: ``backward(module, losses)`` leaves in ``.grad`` what ``loss.backward()`` would.
+
+    An ``nn.Module``, so that a method with learnable parameters (uncertainty weighting's log-variances,
+    leading dimension R) becomes part of the population module and is optimised, selected and cleared
+    with its member. ``setup`` is called once per population, before training.
+    """
+
+    name = "weighting"
+
+    def setup(self, members: list, tasks: int) -> None:
+        """Allocate per-member state for ``members`` (their seeds make random methods reproducible)."""
+        self.n_members, self.n_tasks = len(members), tasks
+        self.seeds = [member.seed for member in members]
+
+    def backward(self, module, losses: torch.Tensor) -> None:
+        raise NotImplementedError
+
+
+class LossWeighting(Weighting):
+    """A method that needs only the losses: ``combine`` returns terms whose sum is the objective."""
+
+    def backward(self, module, losses: torch.Tensor) -> None:
+        self.combine(losses, active_members(module, losses)).sum().backward()
+
+    def combine(self, losses: torch.Tensor, active: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError
+
+
+class GradientWeighting(Weighting):
+    """A method on each member's per-task gradients of the shared parameters (``aggregate``)."""
+
+    def setup(self, members: list, tasks: int) -> None:
+        super().setup(members, tasks)
+        self.weights = torch.zeros(len(members), tasks)  # the weights of the last step, per member
+
+    def objective(self, losses: torch.Tensor) -> torch.Tensor:
+        """The per-task objectives that are differentiated (the losses; DB-MTL takes their logarithm)."""
+        return losses
+
+    def backward(self, module, losses: torch.Tensor) -> None:
+        objectives = self.objective(losses)
+        shared = [p for p in module.backbone.parameters() if p.requires_grad]
+        jacobians = task_jacobians(objectives, shared)
+        updates = torch.zeros_like(jacobians[:, 0])
+        detached = losses.detach()
+        for r in active_members(module, losses).nonzero().flatten().tolist():
+            updates[r], weights = self.aggregate(r, jacobians[r], detached[r])
+            self.weights[r] = weights.to(self.weights)
+        write_gradients(shared, updates)
+        others = [p for name, p in module.named_parameters() if p.requires_grad and not name.startswith("backbone.")]
+        objectives.sum().backward(inputs=others)
+
+    def aggregate(self, member: int, jacobian: torch.Tensor, losses: torch.Tensor
+                  ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Member ``member``'s update ``[P]`` of the shared parameters from its ``[T, P]`` task gradients,
+        and the ``[T]`` weights it used: by default ``w = self.weigh(member, J Jᵀ, losses)``, ``wᵀ J``."""
+        gramian = (jacobian @ jacobian.T).double()
+        weights = self.weigh(member, gramian, losses.double())
+        return weights.to(jacobian) @ jacobian, weights
+
+    def weigh(self, member: int, gramian: torch.Tensor, losses: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError
+
+
+def active_members(module, losses: torch.Tensor) -> torch.Tensor:
+    """``[R]`` bool: members still training (stopped and failed ones have zero losses and must stay out)."""
+    slots = getattr(module, "slots", None)
+    if slots is None:
+        return torch.ones(losses.shape[0], dtype=torch.bool, device=losses.device)
+    active = torch.zeros(losses.shape[0], dtype=torch.bool, device=losses.device)
+    active[slots.members] = True
+    return active
+
+
+def task_jacobians(objectives: torch.Tensor, shared: list[torch.Tensor]) -> torch.Tensor:
+    """``[R, T, P]``: every member's per-task gradients of the shared parameters (leading dim R each), one
+    backward pass per task over the whole population."""
+    rows = []
+    for t in range(objectives.shape[1]):
+        grads = torch.autograd.grad(objectives[:, t].sum(), shared, retain_graph=True, allow_unused=True)
+        rows.append(torch.cat([(g if g is not None else torch.zeros_like(p)).flatten(1)
+                               for g, p in zip(grads, shared, strict=True)], dim=1))
+    return torch.stack(rows, dim=1)
+
+
+def write_gradients(shared: list[torch.Tensor], updates: torch.Tensor) -> None:
+    """Store ``[R, P]`` updates in the ``.grad`` of the shared parameters, as a backward pass would."""
+    offset = 0
+    for param in shared:
+        size = param[0].numel()
+        grad = updates[:, offset:offset + size].reshape(param.shape)
+        param.grad = grad if param.grad is None else param.grad + grad
+        offset += size
+
+
+def normalised(gramian: torch.Tensor) -> torch.Tensor:
+    """``G / tr(G)``: the Gramian of ``J / ||J||_F``, so a solver sees entries of order one whatever the
+    gradients' scale (an un-normalised solver can silently return uniform weights, e.g. CAGrad's dual)."""
+    trace = torch.trace(gramian)
+    return gramian / trace if trace > ZERO_TRACE else torch.zeros_like(gramian)
+
+
+def member_generator(seed: int, salt: int) -> torch.Generator:
+    """A CPU generator for a member's random draws: from its seed alone, so it is the same in any population."""
+    return torch.Generator().manual_seed(seed * 1_000_003 + salt)

@@ -1,0 +1,218 @@
+"""Weighting methods on hand-made gradient matrices with known answers, at every scale, and every method
+through one contract: a training step on a population, deterministic under a seed, selectable by name."""
+
+from __future__ import annotations
+
+import functools
+from pathlib import Path
+
+import pytest
+import torch
+from hydra import compose, initialize_config_dir
+from hydra.utils import instantiate
+
+import bench.weighting as W
+from bench.regimes import MultiTask
+from bench.regimes.population import Member
+from tests.conftest import tiny_family
+
+CONF = str(Path(__file__).resolve().parents[1] / "conf")
+NAMES = sorted(p.stem for p in Path(CONF, "weighting").glob("*.yaml"))
+GRADIENT = [W.MGDA, functools.partial(W.MGDA, "l2"), functools.partial(W.MGDA, "loss"),
+            functools.partial(W.MGDA, "loss+"), W.PCGrad, W.CAGrad, W.IMTL, W.NashMTL, W.UPGrad, W.AlignedMTL,
+            W.GradVac, W.GradNorm, W.DBMTL]
+# Methods whose update is linear in the gradients' scale (the others fix its norm, by design).
+SCALE_EQUIVARIANT = [W.MGDA, W.PCGrad, W.CAGrad, W.IMTL, W.UPGrad, W.AlignedMTL, W.GradVac, W.GradNorm]
+# Methods that never return an update that conflicts with a task (d . g_t >= 0), for two tasks.
+NON_CONFLICTING = [W.MGDA, W.PCGrad, W.CAGrad, W.IMTL, W.NashMTL, W.UPGrad, W.AlignedMTL]
+
+
+def _ident(method) -> str:
+    made = method()
+    return made.name
+
+
+def update(method, jacobian, losses=None, seed=0):
+    """One member's update and weights for a ``[T, P]`` Jacobian, from a fresh method."""
+    made = method()
+    made.setup([Member(seed, 1e-3, 0.0)], jacobian.shape[0])
+    losses = torch.ones(jacobian.shape[0], dtype=jacobian.dtype) if losses is None else losses
+    return made.aggregate(0, jacobian, losses)
+
+
+def cosine(a, b):
+    return float(a @ b / (a.norm() * b.norm()))
+
+
+ORTHOGONAL = torch.tensor([[1.0, 0.0], [0.0, 1.0]], dtype=torch.float64)
+CONFLICTING = torch.tensor([[1.0, 0.0], [-1.0, 1.0]], dtype=torch.float64)
+
+
+@pytest.mark.parametrize("method", GRADIENT, ids=_ident)
+def test_identical_gradients_give_their_direction(method):
+    g = torch.tensor([3.0, -1.0, 2.0], dtype=torch.float64)
+    d, _ = update(method, torch.stack([g, g, g]))
+    assert cosine(d, g) == pytest.approx(1.0, abs=1e-6)
+
+
+@pytest.mark.parametrize("method", [W.MGDA, W.UPGrad, W.AlignedMTL, W.IMTL], ids=_ident)
+def test_orthogonal_unit_gradients_give_their_mean(method):
+    d, _ = update(method, ORTHOGONAL)
+    assert d.tolist() == pytest.approx([0.5, 0.5], abs=1e-4)
+
+
+@pytest.mark.parametrize("method", [W.PCGrad, W.NashMTL, W.GradVac], ids=_ident)
+def test_orthogonal_unit_gradients_give_their_sum(method):
+    d, _ = update(method, ORTHOGONAL)
+    assert d.tolist() == pytest.approx([1.0, 1.0], abs=1e-4)
+
+
+def test_known_answers_on_conflicting_gradients():
+    # PCGrad: g1 off g2 is (0.5, 0.5), g2 off g1 is (0, 1); MGDA: the min-norm point 0.6 g1 + 0.4 g2
+    assert update(W.PCGrad, CONFLICTING)[0].tolist() == pytest.approx([0.5, 1.5])
+    d, weights = update(W.MGDA, CONFLICTING)
+    assert weights.tolist() == pytest.approx([0.6, 0.4], abs=2e-3)
+    d, _ = update(W.IMTL, CONFLICTING)
+    units = CONFLICTING / CONFLICTING.norm(dim=1, keepdim=True)
+    assert float(units[0] @ d) == pytest.approx(float(units[1] @ d))
+    d, weights = update(W.NashMTL, CONFLICTING)  # G alpha = 1/alpha
+    gramian = CONFLICTING @ CONFLICTING.T
+    assert (gramian @ weights * weights).tolist() == pytest.approx([1.0, 1.0], rel=1e-6)
+    mean = CONFLICTING.mean(0)
+    assert update(functools.partial(W.CAGrad, 0.0), CONFLICTING)[0].tolist() == pytest.approx(mean.tolist(), abs=1e-9)
+    d, _ = update(W.CAGrad, CONFLICTING)  # c > 0: the worst task improves more than under the mean
+    assert float((CONFLICTING @ d).min() / d.norm()) > float((CONFLICTING @ mean).min() / mean.norm())
+
+
+@pytest.mark.parametrize("method", NON_CONFLICTING, ids=_ident)
+def test_conflicting_gradients_give_an_update_that_hurts_no_task(method):
+    d, _ = update(method, CONFLICTING)
+    assert (CONFLICTING @ d >= -1e-6).all()
+
+
+def test_differently_scaled_gradients():
+    scaled = torch.tensor([[100.0, 0.0], [0.0, 1.0]], dtype=torch.float64)
+    assert update(W.NashMTL, scaled)[0].tolist() == pytest.approx([1.0, 1.0], rel=1e-6)  # alpha_t = 1/|g_t|
+    assert update(W.DBMTL, scaled, torch.ones(2, dtype=torch.float64))[0].tolist() == pytest.approx(
+        [100.0, 100.0], rel=1e-6)  # every gradient scaled to the largest norm
+    d, _ = update(W.IMTL, scaled)
+    assert d[0] == pytest.approx(d[1])
+    assert update(functools.partial(W.MGDA, "l2"), scaled)[0].tolist() == pytest.approx([0.5, 0.5], abs=1e-3)
+    assert update(W.MGDA, scaled)[1][0] < 1e-3  # raw MGDA: the small gradient dominates the min norm
+
+
+@pytest.mark.parametrize("method", GRADIENT, ids=_ident)
+@pytest.mark.parametrize("scale", [1e-6, 1e-3, 1e3, 1e6])
+def test_weights_do_not_depend_on_the_gradients_scale(method, scale):
+    jacobian = torch.randn(3, 7, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+    jacobian[1] = -0.8 * jacobian[0] + 0.3 * jacobian[1]  # a conflict, so methods have work to do
+    losses = torch.tensor([0.5, 1.0, 2.0], dtype=torch.float64)
+    d, _ = update(method, jacobian, losses)
+    d_scaled, _ = update(method, scale * jacobian, losses)
+    assert torch.isfinite(d_scaled).all()
+    assert cosine(d, d_scaled) == pytest.approx(1.0, abs=1e-6)
+    if method in SCALE_EQUIVARIANT:
+        assert (d_scaled / scale).tolist() == pytest.approx(d.tolist(), rel=1e-4, abs=1e-9)
+
+
+@pytest.mark.parametrize("method", [W.PCGrad, W.GradVac], ids=_ident)
+def test_random_orders_follow_the_members_seed(method):
+    jacobian = torch.randn(4, 6, generator=torch.Generator().manual_seed(1), dtype=torch.float64)
+    assert torch.equal(update(method, jacobian, seed=3)[0], update(method, jacobian, seed=3)[0])
+
+
+def test_loss_weightings_on_known_losses():
+    losses = torch.tensor([[1.0, 4.0]], requires_grad=True)
+    active = torch.tensor([True])
+    assert W.MeanWeights().combine(losses, active).sum().item() == pytest.approx(2.5)
+    assert W.StaticWeights([0.2, 0.8]).combine(losses, active).sum().item() == pytest.approx(3.4)
+    gm = W.GeometricMean()
+    (grad,) = torch.autograd.grad(gm.combine(losses, active).sum(), losses)
+    assert grad[0].tolist() == pytest.approx([1.0, 0.25], rel=1e-6)  # GM / (T L_t), GM = 2
+    members = [Member(0, 1e-3, 0.0), Member(1, 1e-3, 0.0)]
+    uw = W.UncertaintyWeighting()
+    uw.setup(members, 2)
+    assert uw.combine(losses.expand(2, 2), torch.tensor([True, False])).sum().item() == pytest.approx(2.5)
+    dwa = W.DynamicWeightAverage(period=1)
+    dwa.setup(members[:1], 2)
+    for value in ([1.0, 1.0], [2.0, 1.0], [2.0, 1.0]):  # task 0's loss doubled, task 1's did not fall
+        terms = dwa.combine(torch.tensor([value]), active)
+    assert float(terms[0, 0] / 2) > float(terms[0, 1])
+
+
+def test_random_weights_sum_to_one_and_follow_the_seed():
+    def draw(seed):
+        rlw = W.RandomLossWeighting()
+        rlw.setup([Member(seed, 1e-3, 0.0)], 3)
+        return rlw.combine(torch.ones(1, 3), torch.tensor([True]))
+    assert draw(0).sum().item() == pytest.approx(1.0)
+    assert torch.equal(draw(0), draw(0)) and not torch.equal(draw(0), draw(1))
+
+
+def test_bad_hyper_parameters_name_their_key():
+    with pytest.raises(ValueError, match="weighting.normalisation='max'"):
+        W.MGDA("max")
+    with pytest.raises(ValueError, match="weighting.weights"):
+        W.StaticWeights([1.0, -1.0])
+    with pytest.raises(ValueError, match="one per task"):
+        W.StaticWeights([1.0]).setup([Member(0, 1e-3, 0.0)], 3)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_every_method_trains_a_population_deterministically(name, small_backbone, fast_training):
+    with initialize_config_dir(config_dir=CONF, version_base="1.3"):
+        cfg = compose("config", overrides=["regime=mtl", f"weighting={name}", "weighting.weights=[1,2,3]"]
+                      if name == "static" else ["regime=mtl", f"weighting={name}"])
+    regime = instantiate(cfg.regime)
+    assert isinstance(regime, MultiTask) and regime.weighting_name.startswith(name.split("_")[0])
+    families = [tiny_family(seed=s) for s in (0, 1)]
+    members = [Member(0, 3e-3, 0.0), Member(1, 1e-2, 0.0)]  # two lrs: PopulationAdam, per-member state
+    fast_training.max_steps = 40
+
+    def scores():
+        outcomes = regime.run(families, small_backbone, fast_training, members)
+        assert all(o.error is None for o in outcomes)
+        return [[t["test"]["mse"] for t in o.tasks] for o in outcomes]
+    first = scores()
+    assert all(torch.isfinite(torch.tensor(member)).all() for member in first)
+    assert scores() == first
+
+
+class _Ones(W.GradientWeighting):
+    """Weights 1 through the per-task gradient path: must give the plain sum's gradients."""
+
+    def weigh(self, member, gramian, losses):
+        return torch.ones(len(gramian), dtype=gramian.dtype)
+
+
+def _module(weighting, small_backbone, seeds=(0, 1)):
+    from bench.regimes.joint import build_module, init_backbone
+
+    members = [Member(s, 3e-3, 0.0) for s in seeds]
+    families = [tiny_family(seed=s).tasks for s in seeds]
+    weighting.setup(members, len(families[0]))
+    backbone = init_backbone(small_backbone, families[0][0].input_shape, members, 1)
+    return build_module(families, backbone, members, shared=True, weighting=weighting)
+
+
+def _gradients(weighting, small_backbone):
+    module = _module(weighting, small_backbone)
+    xs = torch.stack([torch.stack([t.train.x[:8] for t in tasks]) for tasks in module.task_sets])
+    ys = [torch.stack([tasks[t].train.y[:8] for tasks in module.task_sets]) for t in range(len(module.tasks))]
+    module.weighting.backward(module, module.step_losses(xs, ys))
+    return {name: p.grad for name, p in module.named_parameters()}
+
+
+def test_per_task_gradients_with_weights_one_give_the_sums_gradients(small_backbone):
+    plain, ones = _gradients(W.EqualWeights(), small_backbone), _gradients(_Ones(), small_backbone)
+    assert plain.keys() == ones.keys()
+    for name in plain:
+        torch.testing.assert_close(ones[name], plain[name], rtol=1e-5, atol=1e-7)
+
+
+def test_uncertainty_log_variances_are_learned_per_member_and_selected(small_backbone, fast_training):
+    module = _module(W.UncertaintyWeighting(), small_backbone)
+    assert module.weighting.log_variance.shape == (2, 3)
+    fast_training.fit(module)
+    learned = module.weighting.log_variance.detach()
+    assert (learned != 0).all() and not torch.equal(learned[0], learned[1])
