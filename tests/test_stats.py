@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from bench.report.aggregate import StudyData, missing_runs
-from bench.report.claims import CLAIMS, evaluate_claim, trend, verdict
+from bench.report.claims import CLAIMS, evaluate_claim, judge, overall_effect, trend, verdict
 from bench.report.paired import (
     delta_m,
     friedman,
@@ -141,12 +141,24 @@ def test_regime_map_names_a_winner_only_when_it_beats_every_other_arm():
 
 
 def test_verdict_rule():
-    assert verdict(0.1, 0.5, 5, +1) == "supported"
-    assert verdict(-0.5, -0.1, 5, +1) == "contradicted"
-    assert verdict(-0.5, -0.1, 5, -1) == "supported"
-    assert verdict(-0.1, 0.5, 5, +1) == "inconclusive"
-    assert verdict(0.1, 0.5, 2, +1) == "inconclusive"  # too few seeds
-    assert verdict(np.nan, np.nan, 5, +1) == "inconclusive"
+    assert verdict(0.1, 0.5, 0.01, 5, +1) == "supported"
+    assert verdict(-0.5, -0.1, 0.01, 5, +1) == "contradicted"
+    assert verdict(-0.5, -0.1, 0.01, 5, -1) == "supported"
+    assert verdict(-0.1, 0.5, 0.01, 5, +1) == "inconclusive"
+    assert verdict(-0.005, 0.008, 0.01, 5, +1) == "no effect"  # the CI lies within the margin
+    assert verdict(0.002, 0.008, 0.01, 5, +1) == "no effect"  # significant, but practically nothing
+    assert verdict(0.1, 0.5, 0.01, 2, +1) == "inconclusive"  # too few seeds
+    assert verdict(np.nan, np.nan, 0.01, 5, +1) == "inconclusive"
+
+
+def test_overall_effect_and_simultaneous_level():
+    assert overall_effect(0.02, 0.05, 0.01) == "helps" and overall_effect(-0.05, -0.02, 0.01) == "hurts"
+    assert overall_effect(-0.005, 0.005, 0.01) == "no effect" and overall_effect(-0.05, 0.02, 0.01) == "unclear"
+    rows = [{"claim": 1, "study": "relatedness", "margin": 1.0, "changes": np.array([5.0, 6.0, 7.0, 5.5]),
+             "levels": np.array([2.0, 3.0, 2.5, 2.0])} for _ in range(4)]
+    judged = judge(rows)
+    assert all(r["level"] == pytest.approx(1 - 0.05 / 4) for r in judged)
+    assert judged[0]["verdict"] == "supported" and judged[0]["overall"] == "helps"
 
 
 def test_trend_is_the_mean_per_seed_slope():
@@ -181,7 +193,7 @@ def _study(name: str, knob: str, gain) -> StudyData:
 ])
 def test_claim_one_verdict_on_constructed_studies(gain, expected):
     claim = CLAIMS[0]
-    (row,) = evaluate_claim(claim, {"relatedness": _study("relatedness", "relatedness", gain)})
+    (row,) = judge(evaluate_claim(claim, {"relatedness": _study("relatedness", "relatedness", gain)}))
     assert row["verdict"] == expected
     assert row["n_units"] == 5
 

@@ -14,15 +14,22 @@ from bench.report.stats import bootstrap_ci, slope
 
 MIN_SEEDS = 3
 TL_ARMS = ("tl-full", "tl-linear_probe")
+# Practical-equivalence margins: a change smaller than this, in the claim's measure, is no effect.
+MARGINS = {"delta_m": 1.0, "target": 0.01}
+FAMILY_LEVEL = 0.95  # simultaneous coverage over every claim row of the table (Bonferroni)
 VERDICT_RULE = (
-    "Each claim predicts the sign of the trend of a paired difference (arm − STL, seed by seed) along its "
-    "knob. For every seed we fit the least-squares slope of that difference on the knob (on log2 of the "
-    "knob for sizes and ratios, i.e. per doubling), then take the mean slope over seeds with a 95% "
-    "bootstrap CI. **supported**: the CI excludes zero on the predicted side; **contradicted**: it excludes "
-    "zero on the other side; **inconclusive**: it contains zero, or fewer than "
-    f"{MIN_SEEDS} seeds have the difference at two knob values or more. **not run**: the study (or the arm) "
-    "has no finished runs. The differences at the smallest and largest knob value are shown as evidence "
-    "but do not enter the verdict."
+    "Each claim predicts how a paired difference (arm − STL, seed by seed, positive = the arm is better) "
+    "changes along its knob. The verdict rests on the **change from the smallest to the largest knob "
+    "value**, per seed (so a curve that saturates counts as much as a straight one), averaged over seeds "
+    "with a bootstrap CI whose level is Bonferroni-adjusted over the k claim rows of this table "
+    "(simultaneous 95%: each at 1 − 0.05/k). **no effect**: the CI lies within the practical-equivalence "
+    f"margin (±{MARGINS['delta_m']:g} Δm% point, ±{MARGINS['target']:g} score); **supported**: otherwise, "
+    "the CI excludes zero on the predicted side; **contradicted**: it excludes zero on the other side; "
+    f"**inconclusive**: it contains zero, or fewer than {MIN_SEEDS} seeds have both ends. **not run**: the "
+    "study (or the arm) has no finished runs. **overall** says whether the arm beats STL at all, averaged "
+    "over the knob's values with the same simultaneous CI and margin: helps / hurts / no effect / unclear. "
+    "The least-squares slope per seed (per doubling for sizes and ratios) and the differences at both ends "
+    "are shown as evidence. A verdict is scoped to the family its study measured."
 )
 
 
@@ -83,13 +90,38 @@ def trend(differences: pd.DataFrame, knob: str, keys: list[str], log_knob: bool)
             "slope_high": high, "n_units": len(slopes)}
 
 
-def verdict(slope_low: float, slope_high: float, n_units: int, expected_sign: int) -> str:
-    """The rule of VERDICT_RULE on one measured trend."""
-    if n_units < MIN_SEEDS or math.isnan(slope_low):
+def verdict(change_low: float, change_high: float, margin: float, n_units: int, expected_sign: int) -> str:
+    """The rule of VERDICT_RULE on the (simultaneous) CI of one end-to-end change."""
+    if n_units < MIN_SEEDS or math.isnan(change_low):
         return "inconclusive"
-    if slope_low > 0 or slope_high < 0:
-        return "supported" if (slope_low > 0) == (expected_sign > 0) else "contradicted"
+    if -margin < change_low and change_high < margin:
+        return "no effect"
+    if change_low > 0 or change_high < 0:
+        return "supported" if (change_low > 0) == (expected_sign > 0) else "contradicted"
     return "inconclusive"
+
+
+def overall_effect(low: float, high: float, margin: float) -> str:
+    """Whether the arm beats STL at all, from the CI of its mean difference over the knob's values."""
+    if math.isnan(low):
+        return "unclear"
+    if -margin < low and high < margin:
+        return "no effect"
+    return "helps" if low > 0 else "hurts" if high < 0 else "unclear"
+
+
+def end_to_end(differences: pd.DataFrame, knob: str, keys: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    """Per unit (seed, other knobs): the difference at the largest knob value minus at the smallest, and
+    the mean difference over every knob value. Units missing either end give no change."""
+    units = ["seed", *[k for k in keys if k != knob]]
+    changes, levels = [], []
+    low_value, high_value = differences[knob].min(), differences[knob].max()
+    for _, group in differences.groupby(units):
+        by_knob = group.groupby(knob)["difference"].mean()
+        levels.append(float(by_knob.mean()))
+        if low_value in by_knob.index and high_value in by_knob.index and low_value != high_value:
+            changes.append(float(by_knob[high_value] - by_knob[low_value]))
+    return np.array(changes), np.array(levels)
 
 
 def _row(claim: Claim, arm: str, **fields) -> dict:
@@ -120,14 +152,36 @@ def evaluate_claim(claim: Claim, studies: dict[str, StudyData]) -> list[dict]:
             continue
         measured = trend(mine, claim.knob, study.keys, claim.log_knob)
         ends = summarize_differences(mine, study.keys).sort_values(claim.knob)
+        changes, levels = end_to_end(mine, claim.knob, study.keys)
         rows.append(_row(
-            claim, arm, **measured, verdict=verdict(measured["slope_low"], measured["slope_high"],
-                                                    measured["n_units"], claim.expected_sign),
+            claim, arm, **measured, changes=changes, levels=levels, margin=MARGINS[claim.measure],
             low_knob=ends[claim.knob].iloc[0], low=_interval(ends.iloc[0]),
             high_knob=ends[claim.knob].iloc[-1], high=_interval(ends.iloc[-1]),
-            note="" if measured["n_units"] >= MIN_SEEDS else f"only {measured['n_units']} seeds with a trend",
+            note="" if len(changes) >= MIN_SEEDS else f"only {len(changes)} seeds with both ends",
         ))
     return rows
+
+
+def judge(rows: list[dict], family_level: float = FAMILY_LEVEL) -> list[dict]:
+    """Verdicts on every measured row, each CI at the Bonferroni level that keeps the table's rows
+    simultaneously at ``family_level``."""
+    measured = [row for row in rows if "changes" in row]
+    level = 1 - (1 - family_level) / max(len(measured), 1)
+    for row in measured:
+        changes, levels = row.pop("changes"), row.pop("levels")
+        low, high = bootstrap_ci(changes, level=level)
+        row.update(change=float(changes.mean()) if len(changes) else float("nan"), change_low=low,
+                   change_high=high, n_units=len(changes), level=level,
+                   verdict=verdict(low, high, row["margin"], len(changes), _claim_sign(row)))
+        level_low, level_high = bootstrap_ci(levels, level=level)
+        row.update(overall=overall_effect(level_low, level_high, row["margin"]),
+                   overall_mean=float(levels.mean()) if len(levels) else float("nan"),
+                   overall_low=level_low, overall_high=level_high)
+    return rows
+
+
+def _claim_sign(row: dict) -> int:
+    return next(c.expected_sign for c in CLAIMS if c.number == row["claim"] and c.study == row["study"])
 
 
 def _interval(row: pd.Series) -> tuple[float, float, float, int]:
@@ -171,5 +225,5 @@ def compare_mtl_tl(studies: dict[str, StudyData]) -> list[dict]:
 
 
 def claims_table(studies: dict[str, StudyData]) -> pd.DataFrame:
-    rows = [row for claim in CLAIMS for row in evaluate_claim(claim, studies)]
+    rows = judge([row for claim in CLAIMS for row in evaluate_claim(claim, studies)])
     return pd.DataFrame(rows + compare_mtl_tl(studies))

@@ -27,7 +27,7 @@ table.data td { padding: .25rem .55rem; border-bottom: 1px solid #eee; vertical-
 table.data tr:nth-child(even) td { background: #fafafa; }
 .v-win, .v-supported { background: #dff0d8 !important; font-weight: 600; }
 .v-loss, .v-contradicted { background: #f7dcdc !important; font-weight: 600; }
-.v-tie, .v-inconclusive { color: #555; } .v-not-run { color: #999; font-style: italic; }
+.v-tie, .v-inconclusive { color: #555; } .v-no-effect { color: #31708f; font-weight: 600; } .v-not-run { color: #999; font-style: italic; }
 .v-descriptive { color: #31588a; }
 dl.protocol { display: grid; grid-template-columns: max-content 1fr; gap: .15rem 1rem; font-size: .92rem; }
 dl.protocol dt { font-weight: 600; } dl.protocol dd { margin: 0; }
@@ -89,7 +89,9 @@ def write_page(path: Path, claims: Table, reports: list[StudyReport], overall: S
 <h1>mtl-transfer-bench report</h1>
 <p>Single-task (STL), multi-task (MTL) and transfer (TL) training compared on the same task families, with the
 same backbone, budget and early stopping, over paired seeds. Arms: <code>stl</code>, <code>mtl</code>,
-<code>tl-full</code> (fine-tune everything), <code>tl-linear_probe</code> (new head on a frozen backbone).</p>
+<code>tl-full</code> (fine-tune everything), <code>tl-linear_probe</code> (a converged linear head on the frozen
+backbone), and any other transfer strategy as <code>tl-&lt;strategy&gt;</code> (<code>lp_ft</code>, <code>l2_sp</code>,
+<code>partial</code>, <code>bss</code>).</p>
 <nav>{" ".join(nav)}</nav>
 <h2 id="claims">Claims</h2>{table_html(claims)}
 <h2 id="map">Regime map</h2>{map_html}

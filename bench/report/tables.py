@@ -44,7 +44,8 @@ def _escape(text: str) -> str:
 
 def _mark_outcomes(body: str) -> str:
     """Colour the verdict words so a reader's eye finds them (CSS classes in the page's style sheet)."""
-    for word in ("win", "loss", "tie", "supported", "contradicted", "inconclusive", "not run", "descriptive"):
+    for word in ("win", "loss", "tie", "supported", "contradicted", "inconclusive", "not run", "descriptive",
+                 "no effect"):
         body = body.replace(f"<td>{word}</td>", f'<td class="v-{word.replace(" ", "-")}">{word}</td>')
     return body
 
@@ -136,15 +137,23 @@ def claims_view(claims: pd.DataFrame, rule: str) -> Table:
                         f"{int(row['loss'])} conditions; pooled mean MTL − TL {interval(mean, low, high)} "
                         f"over {n} pairs")
             low = high = "—"
+            change = overall = "—"
         elif isinstance(row.get("low"), tuple):
             measured = f"{interval(row['slope'], row['slope_low'], row['slope_high'])} {row['unit']}"
             low, high = _evidence(row["low"], row["low_knob"]), _evidence(row["high"], row["high_knob"])
+            change = (f"{interval(row['change'], row['change_low'], row['change_high'])} "
+                      f"(margin ±{row['margin']:g}, n={int(row['n_units'])})")
+            overall = f"{row['overall']}: {interval(row['overall_mean'], row['overall_low'], row['overall_high'])}"
         else:
-            measured, low, high = "—", "—", "—"
+            measured, low, high, change, overall = "—", "—", "—", "—", "—"
         rows.append({"claim": int(row["claim"]), "prediction tested": row["prediction"], "study": row["study"],
-                     "arm": row["arm"], "measured trend [95% CI]": measured, "at the smallest knob": low,
-                     "at the largest knob": high, "verdict": row["verdict"],
+                     "arm": row["arm"], "change, smallest to largest knob [simultaneous CI]": change,
+                     "verdict": row["verdict"], "overall vs STL": overall, "trend [95% CI]": measured,
+                     "at the smallest knob": low, "at the largest knob": high,
                      "note": row["note"] if isinstance(row.get("note"), str) else ""})
-    caption = (f"{rule} Differences at the end points are arm − STL in the claim's measure, with 95% CI and "
-               "the number of pairs.")
+    levels = claims["level"].dropna() if "level" in claims else pd.Series(dtype=float)
+    adjusted = f" Here k = {len(levels)}: each CI of the change and of overall is at {levels.iloc[0]:.2%}." \
+        if len(levels) else ""
+    caption = (f"{rule}{adjusted} Differences at the end points are arm − STL in the claim's measure, with 95% "
+               "CI and the number of pairs.")
     return Table("claims", "Claims under test (DESIGN.md section 1)", caption, pd.DataFrame(rows))
