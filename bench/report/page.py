@@ -27,7 +27,8 @@ table.data td { padding: .25rem .55rem; border-bottom: 1px solid #eee; vertical-
 table.data tr:nth-child(even) td { background: #fafafa; }
 .v-win, .v-supported { background: #dff0d8 !important; font-weight: 600; }
 .v-loss, .v-contradicted { background: #f7dcdc !important; font-weight: 600; }
-.v-tie, .v-inconclusive { color: #555; } .v-no-effect { color: #31708f; font-weight: 600; } .v-not-run { color: #999; font-style: italic; }
+.v-tie, .v-inconclusive { color: #555; } .v-not-run { color: #999; font-style: italic; }
+.v-no-effect { color: #31708f; font-weight: 600; }
 .v-descriptive { color: #31588a; }
 dl.protocol { display: grid; grid-template-columns: max-content 1fr; gap: .15rem 1rem; font-size: .92rem; }
 dl.protocol dt { font-weight: 600; } dl.protocol dd { margin: 0; }
