@@ -1,0 +1,44 @@
+"""The report's MTL-methods section on hand-made records: Δm%, the best static weighting (chosen on
+validation), the paired verdict against it, per-step cost and the Pareto front."""
+
+from __future__ import annotations
+
+from bench.report.study import build_study
+
+VERSIONS = {"python": "3.11.7", "torch": "2.13.0+cpu", "mtl-transfer-bench": "0.1.0"}
+# (weighting, task0 r2, task1 r2, val loss, ms per step): "good" beats every static weighting on both tasks
+ARMS = [(None, 0.60, 0.60, 0.40, 1.0), ("sum", 0.70, 0.70, 0.30, 2.0), ("good", 0.80, 0.80, 0.20, 8.0),
+        ("static(0.9,0.1)", 0.75, 0.62, 0.31, 2.0), ("static(0.1,0.9)", 0.62, 0.75, 0.29, 2.0)]
+
+
+def _record(weighting, r2_a, r2_b, val_loss, step_ms, seed):
+    noise = 0.002 * ((seed * 7) % 5 - 2)
+    tasks = [{"task": f"task{t}", "role": "target" if t == 0 else "source", "kind": "regression",
+              "val": {"loss": val_loss, "mse": val_loss, "r2": 1 - val_loss},
+              "test": {"loss": 1 - r2 - noise, "mse": 1 - r2 - noise, "r2": r2 + noise}}
+             for t, r2 in enumerate((r2_a, r2_b))]
+    regime = "stl" if weighting is None else "mtl"
+    return {"run_id": f"{regime}{weighting}{seed}".replace("(", "").replace(")", "").replace(",", "").replace(".", ""),
+            "study": "weighting", "seed": seed, "regime": regime, "strategy": None, "weighting": weighting,
+            "status": "ok", "knobs": {"n_tasks": 2, "relatedness": 0.0}, "tasks": tasks, "versions": VERSIONS,
+            "timings": {"step_ms": step_ms, "population_size": 5, "total_s": 1.0},
+            "config": {"data": {"n_tasks": 2, "relatedness": 0.0}, "model": {}, "trainer": {}, "seed": seed}}
+
+
+def test_methods_section_ranks_compares_with_best_static_and_costs(tmp_path):
+    records = [_record(*arm, seed) for arm in ARMS for seed in range(5)]
+    report = build_study("weighting", records, tmp_path)
+    (section,) = [s for s in report.sections if s.title == "MTL weighting methods"]
+    table = section.tables[0].frame.set_index("arm")
+    assert table.index[0] == "mtl-good"  # best delta_m first
+    assert set(table["best static"]) == {"mtl-static(0.1,0.9)"}  # the lower validation loss, not the test
+    assert table.loc["mtl-good", "vs outcome"] == "win"
+    assert table.loc["mtl-sum", "x sum"] == "1.000" and table.loc["mtl-good", "x sum"] == "4.000"
+    assert any("mtl-good, mtl-sum beat the best static weighting" in line for line in section.text)
+    assert section.figures and section.figures[0].path.exists()
+
+
+def test_no_methods_section_without_several_methods(tmp_path):
+    records = [_record(*arm, seed) for arm in ARMS[:2] for seed in range(3)]
+    report = build_study("weighting", records, tmp_path)
+    assert not [s for s in report.sections if s.title == "MTL weighting methods"]
