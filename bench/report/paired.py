@@ -100,6 +100,17 @@ def summarize_differences(differences: pd.DataFrame, keys: list[str]) -> pd.Data
     return table
 
 
+def negative_transfer(target: pd.DataFrame) -> pd.DataFrame:
+    """The negative transfer gap of every transfer arm per condition (Wang et al. 2019, "Characterizing and
+    Avoiding Negative Transfer"): error(transfer) − error(scratch) on the same target and seed, scratch being
+    STL's model of the target (trained on it alone). With the error the primary metric's complement (1 −
+    accuracy, 1 − R²) or the error metric itself, the gap is minus the paired difference ``target`` holds
+    (``summarize_differences`` of the target task); ``negative`` flags a gap whose 95% CI lies above zero."""
+    transfer = target[target["arm"].str.startswith("tl")]
+    return transfer.assign(gap=-transfer["mean"], gap_low=-transfer["ci_high"], gap_high=-transfer["ci_low"],
+                           negative=-transfer["ci_high"] > 0)
+
+
 def win_tie_loss(summary: pd.DataFrame) -> pd.DataFrame:
     """Per arm, how many conditions it wins, ties and loses against the baseline (CI-based, see outcome)."""
     counts = pd.crosstab(summary["arm"], summary["outcome"]).reindex(columns=OUTCOMES, fill_value=0)
@@ -110,22 +121,24 @@ def win_tie_loss(summary: pd.DataFrame) -> pd.DataFrame:
 def friedman(scores: pd.DataFrame, keys: list[str], arms: list[str] | None = None) -> dict | None:
     """Friedman test and Nemenyi critical difference over the arms (Demšar 2006).
 
-    A block is one (condition, seed, task): one data draw and task on which every compared arm finished;
-    blocks missing an arm are left out and counted. Scores are oriented so that higher is better. Needs
-    three arms and two complete blocks, else None.
+    A block is one seed: the blocks of a Friedman test must be independent, and conditions and tasks of one
+    seed share its data draw, so each arm's scores are averaged over the (condition, task) cells of a seed
+    in which every compared arm finished (cells missing an arm are left out and counted). Scores are
+    oriented so that higher is better. Needs three arms and two seeds, else None.
     """
     if arms is not None:
         scores = scores[scores["arm"].isin(arms)]
     scores = oriented(scores)
     index = [*keys, "seed", *[c for c in ("task",) if c in scores.columns and c not in keys]]
-    wide = scores.pivot_table(index=index, columns="arm", values="value", aggfunc="first")
-    complete = wide.dropna()
+    cells = scores.pivot_table(index=index, columns="arm", values="value", aggfunc="first")
+    complete = cells.dropna().groupby(level="seed").mean()
+    wide = cells.groupby(level="seed").mean()
     if wide.shape[1] < 3 or len(complete) < 2:
         return None
     ranks = average_ranks(complete.to_numpy())
     cd = nemenyi_cd(complete.shape[1], len(complete))
     return {"arms": list(complete.columns), "ranks": ranks.tolist(), "n_blocks": len(complete),
-            "n_dropped": len(wide) - len(complete), "p": friedman_p(complete.to_numpy()), "cd": cd,
+            "n_dropped": int(cells.isna().any(axis=1).sum()), "p": friedman_p(complete.to_numpy()), "cd": cd,
             "groups": cd_groups(ranks, cd)}
 
 

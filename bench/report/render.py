@@ -88,8 +88,8 @@ def _overall_section(reports: list[StudyReport], records: dict[str, list[dict]],
         result = friedman(pd.concat(pooled), ["block"])
         if result:
             path = plot_cd_diagram(result, "all studies: regimes", out / "figures" / "cd_all")
-            section.figures.append(Figure(path, "Critical-difference diagram over the blocks of every study "
-                                                "(each block: one study, condition, seed and task)."))
+            section.figures.append(Figure(path, "Critical-difference diagram over every study, one block per "
+                                                "seed (a seed's draws share its teacher across studies)."))
     return section
 
 

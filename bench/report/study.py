@@ -8,10 +8,12 @@ from pathlib import Path
 import pandas as pd
 
 from bench.report.aggregate import StudyData, missing_runs, study_data, summarize, target_scores, task_scores
+from bench.report.methods import methods_report
 from bench.report.paired import (
     OUTCOMES,
     friedman,
     measured_differences,
+    negative_transfer,
     regime_map,
     summarize_differences,
     task_differences,
@@ -103,11 +105,12 @@ def _figures_by_knob(study: StudyData, table: pd.DataFrame, ylabel: str, stem: s
 def _ranking_section(study: StudyData, figures: Path) -> Section:
     section = Section("Ranking across conditions and tasks (Friedman test, critical-difference diagram)")
     section.text.append(
-        "Arms are ranked on each task's primary metric within each block (one condition, seed and task: a data "
-        "draw and task every ranked arm reports; rank 1 is best), then compared by the Friedman test and the "
-        "Nemenyi critical difference at α = 0.05 (Demšar 2006): arms joined by a bar differ by less than the "
-        "CD. Blocks share seeds across conditions and tasks, so read the p-value as indicative. TL reports its "
-        "target task only, so the arms that report every task are also ranked on every task without it.")
+        "Arms are ranked within each block, one seed (blocks must be independent, and a seed's conditions and "
+        "tasks share its data draw): each arm's primary metric averaged over the seed's (condition, task) "
+        "cells that every ranked arm reports; rank 1 is best. Then the Friedman test and the Nemenyi critical "
+        "difference at α = 0.05 (Demšar 2006): arms joined by a bar differ by less than the CD. With 10 "
+        "seeds the CD is wide: it is a coarse ranking. TL reports its target task only, so the arms that "
+        "report every task are also ranked on every task without it.")
     scores = task_scores(study.tidy)
     tasks_per_arm = scores.groupby("arm")["task"].nunique()
     complete = sorted(tasks_per_arm.index[tasks_per_arm == tasks_per_arm.max()])
@@ -129,7 +132,7 @@ def _ranking_section(study: StudyData, figures: Path) -> Section:
         section.tables.append(plain_table(
             ranks, f"ranks_{stem.removeprefix('cd_')}", f"Mean ranks of the {label}",
             f"Friedman p = {result['p']:.3g} over {result['n_blocks']} blocks "
-            f"({result['n_dropped']} blocks left out for a missing arm); CD = {result['cd']:.2f}."))
+            f"(seeds; {result['n_dropped']} cells left out for a missing arm); CD = {result['cd']:.2f}."))
     return section
 
 
@@ -192,6 +195,11 @@ def build_study(name: str, records: list[dict], folder: Path) -> StudyReport:
     else:
         study.tidy.to_csv(folder / "tidy.csv", index=False)
         report.sections += _result_sections(study, figures, report)
+        methods = methods_report(study, records, figures)
+        if methods:
+            text, tables_, found = methods
+            report.sections.append(Section("MTL weighting methods", text, tables_,
+                                           [Figure(path, caption) for path, caption in found]))
     for extra in (_missing_section(study), _warnings_section(records), _code_section(records)):
         if extra:
             report.sections.append(extra)
@@ -319,6 +327,21 @@ def _target_section(study: StudyData, figures: Path) -> Section:
         target, keys, 3, "paired_target", f"Target-task {metric}: arm − STL",
         _paired_caption(f"Paired difference arm − STL of the target task's test {metric}, seed by seed "
                         "(positive: the arm beats STL; STL − arm for an error metric).", target)))
+    gaps = negative_transfer(target)
+    if len(gaps):
+        flagged = gaps[gaps["negative"]]
+        where = "; ".join(f"{arm} at " + ", ".join(" ".join(f"{k}={row[k]}" for k in keys) for _, row in rows.iterrows())
+                          for arm, rows in flagged.groupby("arm", sort=True))
+        section.text.append(f"**Negative transfer** (gap > 0, 95% CI above zero): {where or 'none'}.")
+        section.tables.append(plain_table(
+            gaps.assign(**{"gap [95% CI]": [interval(m, lo, hi, 3) for m, lo, hi in
+                                            zip(gaps["gap"], gaps["gap_low"], gaps["gap_high"], strict=True)],
+                           "negative transfer": gaps["negative"].map({True: "yes ⚠", False: "no"})})
+            [["arm", *keys, "gap [95% CI]", "n_pairs", "negative transfer"]],
+            "negative_transfer", "Negative transfer gap",
+            "error(transfer) − error(scratch) on the target task, seed by seed (Wang et al. 2019), scratch being "
+            f"STL's model of the target and the error 1 − {metric} (or the error metric itself): minus the paired "
+            "difference above. Flagged where its 95% CI lies above zero.", keys))
     section.figures += _figures_by_knob(study, summary, f"target test {metric}", "score", figures,
                                         f"target {metric}", zero_line=False)
     section.figures += _figures_by_knob(study, target, f"target {metric}: arm − STL", "difference", figures,
