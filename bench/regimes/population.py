@@ -23,14 +23,18 @@ class Member:
 @dataclass
 class MemberFit:
     """How one member's fit went: the steps it ran (when it would have stopped alone), the step each of its
-    selection groups was selected at, or the error that made it fail."""
+    selection groups was selected at, or the error that made it fail; and, for compute accounting, the wall
+    time of the whole population's stage and how many members shared it."""
 
     steps: int = 0
     selected_steps: list[int] | None = None
     error: str | None = None
+    stage_seconds: float = 0.0
+    population_size: int = 1
 
     def info(self) -> dict[str, Any]:
-        return {"steps": self.steps, "selected_steps": self.selected_steps}
+        return {"steps": self.steps, "selected_steps": self.selected_steps,
+                "stage_seconds": round(self.stage_seconds, 3), "population_size": self.population_size}
 
 
 def as_list(value: Any) -> list:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import math
+import time
 import warnings
 import zlib
 from collections.abc import Iterator, Sequence
@@ -238,11 +239,15 @@ class Training:
         )
         batches = TaskBatches(module.task_sets, [m.seed for m in module.members], self.batch_size, self.eval_every,
                               device)
+        start = time.perf_counter()
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", module="pytorch_lightning")
             warnings.filterwarnings("ignore", module="lightning_fabric")
             trainer.fit(module, train_dataloaders=batches)
-        return selector.restore_best(module, module.steps_done)
+        fits = selector.restore_best(module, module.steps_done)
+        for fit in fits:
+            fit.stage_seconds, fit.population_size = time.perf_counter() - start, module.n_members
+        return fits
 
 
 def quiet_lightning() -> None:
