@@ -216,3 +216,15 @@ def test_uncertainty_log_variances_are_learned_per_member_and_selected(small_bac
     fast_training.fit(module)
     learned = module.weighting.log_variance.detach()
     assert (learned != 0).all() and not torch.equal(learned[0], learned[1])
+
+
+@pytest.mark.parametrize("lrs", [(3e-3, 3e-3, 3e-3), (3e-3, 1e-2, 3e-3)], ids=["fused-adam", "population-adam"])
+def test_per_task_gradient_path_trains_like_the_sum(lrs, small_backbone, fast_training):
+    """Weights 1 through per-task gradients train every member as the sum does, under either optimiser
+    (torch's fused Adam once read strided gradients as dense: members past the first went astray)."""
+    families = [tiny_family(seed=s) for s in range(3)]
+    members = [Member(s, lr, 0.0) for s, lr in enumerate(lrs)]
+    fast_training.max_steps = 40
+    results = [[[t["test"]["mse"] for t in o.tasks] for o in MultiTask(method).run(
+        families, small_backbone, fast_training, members)] for method in (W.EqualWeights, _Ones)]
+    torch.testing.assert_close(torch.tensor(results[1]), torch.tensor(results[0]), rtol=1e-4, atol=1e-6)

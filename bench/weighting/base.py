@@ -110,7 +110,9 @@ def write_gradients(shared: list[torch.Tensor], updates: torch.Tensor) -> None:
     offset = 0
     for param in shared:
         size = param[0].numel()
-        grad = updates[:, offset:offset + size].reshape(param.shape)
+        # contiguous: torch's fused Adam reads a strided gradient as if it were dense (members past the first
+        # would get other members' columns)
+        grad = updates[:, offset:offset + size].reshape(param.shape).contiguous()
         param.grad = grad if param.grad is None else param.grad + grad
         offset += size
 
