@@ -9,29 +9,39 @@ import torch
 from bench.data.family import FamilyError, Split, Task, TaskFamily
 from bench.regimes.joint import BackboneFactory, Outcome, build_module, outcomes, train_jointly
 from bench.regimes.population import Member
+from bench.regimes.strategies import make_strategy
 from bench.regimes.training import Training
 
-STRATEGIES = ("full", "linear_probe")
-PRETRAINING = ("pooled", "multi_task")
+PRETRAINING = ("pooled", "multi_task", "single")
 
 
 class Transfer:
-    """Two stages under the same budget each; only the target task's metrics are reported.
+    """Pretrain on the sources, adapt to the target by a strategy; only the target's metrics are reported.
 
     ``pretrain='pooled'`` trains one head on the union of the sources (they must share kind and output
-    size); ``'multi_task'`` trains one head per source over the shared backbone. ``strategy='full'``
-    fine-tunes the whole network on the target; ``'linear_probe'`` freezes the pretrained backbone and
-    trains a new head only. Both stages select on their own validation split.
+    size); ``'multi_task'`` trains one head per source over the shared backbone; ``'single'`` pretrains on
+    the source task named ``source``, or, when ``source`` is None, on each source in turn: the record then
+    reports the source whose adapted model has the lowest target validation loss, and its fit lists every
+    source's target metrics and their average (``sources``, ``average``). ``strategy`` names how the
+    pretrained trunk is adapted (``bench/regimes/strategies.py``: ``full``, ``linear_probe``, ``lp_ft``,
+    ``l2_sp``, ``partial``, ``bss``); its hyper-parameters are the other keyword arguments
+    (``regime.frozen_layers=2``). ``trunk_lr`` multiplies the trunk's learning rate against the head's for
+    every strategy that trains the trunk (TLlib uses 0.1). Each stage gets the same step budget and selects
+    on its own validation split.
     """
 
     name = "tl"
 
-    def __init__(self, strategy: str = "full", pretrain: str = "pooled") -> None:
-        if strategy not in STRATEGIES:
-            raise ValueError(f"regime.strategy={strategy!r} is invalid, expected one of {STRATEGIES}")
+    def __init__(self, strategy: str = "full", pretrain: str = "pooled", trunk_lr: float = 1.0,
+                 source: str | None = None, **options) -> None:
         if pretrain not in PRETRAINING:
             raise ValueError(f"regime.pretrain={pretrain!r} is invalid, expected one of {PRETRAINING}")
-        self.strategy, self.pretrain = strategy, pretrain
+        if source is not None and pretrain != "single":
+            raise ValueError(f"regime.source={source!r} needs regime.pretrain=single, got {pretrain!r}")
+        if isinstance(trunk_lr, bool) or not isinstance(trunk_lr, int | float) or trunk_lr <= 0:
+            raise ValueError(f"regime.trunk_lr={trunk_lr!r} is invalid, expected a number > 0")
+        self.adaptation = make_strategy(strategy, options)
+        self.strategy, self.pretrain, self.trunk_lr, self.source = strategy, pretrain, float(trunk_lr), source
 
     def run(self, families: list[TaskFamily], backbone: BackboneFactory, training: Training,
             members: list[Member]) -> list[Outcome]:
@@ -39,18 +49,46 @@ class Transfer:
             if not family.sources:
                 raise FamilyError(f"transfer needs source tasks, family {family.name!r} has only "
                                   f"{family.target.name!r}")
-        sources = [(pool_tasks(f.sources),) if self.pretrain == "pooled" else f.sources for f in families]
-        pretrained, pretrain_fits = train_jointly(sources, backbone, training, members, shared=True)
+        if self.pretrain == "pooled":
+            return self.adapt_from([(pool_tasks(f.sources),) for f in families], families, backbone, training, members)
+        if self.pretrain == "multi_task":
+            return self.adapt_from([f.sources for f in families], families, backbone, training, members)
+        names = [t.name for t in families[0].sources]
+        if self.source is not None and self.source not in names:
+            raise FamilyError(f"regime.source={self.source!r} is not a source task of {families[0].name!r}: {names}")
+        each = {name: self.adapt_from([(next(t for t in f.sources if t.name == name),) for f in families], families,
+                                      backbone, training, members)
+                for name in ([self.source] if self.source else names)}
+        return [best_source({name: outcomes[r] for name, outcomes in each.items()}) for r in range(len(members))]
 
+    def adapt_from(self, sources: list[tuple[Task, ...]], families: list[TaskFamily], backbone: BackboneFactory,
+                   training: Training, members: list[Member]) -> list[Outcome]:
+        """Pretrain every member on its ``sources``, then adapt a copy of the trunk to its family's target."""
+        pretrained, pretrain_fits = train_jointly(sources, backbone, training, members, shared=True)
         module = build_module([(f.target,) for f in families], copy.deepcopy(pretrained.backbone), members,
-                              shared=True, train_backbone=self.strategy == "full",
+                              shared=True, train_backbone=self.adaptation.trains_trunk,
                               failed=[fit.error is not None for fit in pretrain_fits])
-        adapt_fits = training.fit(module)
+        if self.trunk_lr != 1.0:
+            module.lr_scales = {"backbone.": self.trunk_lr}
+        adapt_fits, adapt_info = self.adaptation.adapt(module, training)
         for pretrain, adapt in zip(pretrain_fits, adapt_fits, strict=True):
             if pretrain.error:
                 adapt.error = f"pretraining: {pretrain.error}"
-        return outcomes(module, adapt_fits,
-                        lambda r: {"pretrain": pretrain_fits[r].info(), "adapt": adapt_fits[r].info()})
+        return outcomes(module, adapt_fits, lambda r: {"pretrain": pretrain_fits[r].info(), "adapt": adapt_info[r]})
+
+
+def best_source(by_source: dict[str, Outcome]) -> Outcome:
+    """One member's outcome over single sources: the one with the lowest target validation loss (a choice
+    made on validation, as a practitioner would make it), with every source's metrics and their average."""
+    done = {name: o for name, o in by_source.items() if not o.error}
+    if not done:
+        return next(iter(by_source.values()))
+    name, best = min(done.items(), key=lambda item: item[1].tasks[0]["val"]["loss"])
+    average = {split: {metric: sum(o.tasks[0][split][metric] for o in done.values()) / len(done)
+                       for metric in best.tasks[0][split]} for split in ("val", "test")}
+    sources = {n: ({"val": o.tasks[0]["val"], "test": o.tasks[0]["test"]} if not o.error else {"error": o.error})
+               for n, o in by_source.items()}
+    return Outcome(tasks=best.tasks, fit={**best.fit, "source": name, "sources": sources, "average": average})
 
 
 def pool_tasks(tasks: tuple[Task, ...]) -> Task:

@@ -9,6 +9,13 @@ import pandas as pd
 
 SELECTION = ("Every arm uses the same backbone, optimiser, step budget and early stopping; the state kept is "
              "the one with the best validation loss, and the test split is evaluated once, at that state.")
+# The one budget rule for every transfer strategy (bench/regimes/strategies.py), stated wherever TL runs.
+TRANSFER_BUDGET = ("Transfer spends the step budget once per stage, each stage with the same early stopping: "
+                   "pretraining on the sources gets `trainer.max_steps`, and adaptation to the target gets "
+                   "`trainer.max_steps` again. So every strategy takes at most as many steps on the target as STL "
+                   "and MTL take in all; the pretraining compute comes on top, as a pretrained model comes to "
+                   "whoever adapts it. A converged linear probe is a closed-form fit and costs no step; LP-FT's "
+                   "fine-tuning stage gets the whole target budget after its probe.")
 
 
 def _distinct(values: list) -> list:
@@ -38,6 +45,8 @@ def study_protocol(records: list[dict], knobs: list[str]) -> dict[str, str]:
         values = _distinct([{k: v for k, v in c.get(section, {}).items() if k not in skip} for c in configs])
         protocol[label] = " | ".join(_settings(v, set()) for v in values) or "not recorded"
     protocol["selection"] = SELECTION
+    if any(r.get("regime") == "tl" for r in records):
+        protocol["transfer budget"] = TRANSFER_BUDGET
     return protocol
 
 
