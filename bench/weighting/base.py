@@ -76,8 +76,8 @@ class GradientWeighting(Weighting):
                   ) -> tuple[torch.Tensor, torch.Tensor]:
         """Member ``member``'s update ``[P]`` of the shared parameters from its ``[T, P]`` task gradients,
         and the ``[T]`` weights it used: by default ``w = self.weigh(member, J Jᵀ, losses)``, ``wᵀ J``."""
-        gramian = (jacobian @ jacobian.T).double()
-        weights = self.weigh(member, gramian, losses.double())
+        gramian = (jacobian @ jacobian.T).double().cpu()  # T x T: solvers (scipy, quadprog) run on the CPU
+        weights = self.weigh(member, gramian, losses.double().cpu())
         return weights.to(jacobian) @ jacobian, weights
 
     def weigh(self, member: int, gramian: torch.Tensor, losses: torch.Tensor) -> torch.Tensor:
