@@ -65,7 +65,9 @@ def method_table(delta: pd.DataFrame, delta_summary: pd.DataFrame, costs: pd.Dat
         for _, row in group.sort_values("mean", ascending=False).iterrows():
             record = {**where, "arm": row["arm"], "Δm%": row["mean"], "Δm% low": row["ci_low"],
                       "Δm% high": row["ci_high"], "n": row["n_pairs"]}
-            if base is not None and row["arm"] != reference:
+            if row["arm"] == reference:
+                record["vs outcome"] = "reference"
+            elif base is not None:
                 mine = per_seed[per_seed["arm"] == row["arm"]].set_index("seed")["difference"]
                 paired = (mine - base).dropna()
                 low, high = bootstrap_ci(paired.to_numpy())
@@ -95,11 +97,13 @@ def pareto_points(scores: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
 
 
 def plot_pareto(points: pd.DataFrame, keys: list[str], metric: str, title: str, stem: Path) -> Path:
-    """Per condition, the static-weight sweep as a line (its front) and every other arm as a labelled point."""
+    """Per condition, the static-weight sweep as a line in the order of task A's weight, and every other arm
+    as a labelled point."""
     conditions = list(points.groupby(keys, dropna=False))
     fig, axes = plt.subplots(1, len(conditions), figsize=(5.2 * len(conditions), 4.6), squeeze=False)
     for ax, (condition, rows) in zip(axes[0], conditions, strict=True):
-        static = rows[rows["arm"].str.startswith(STATIC)].sort_values("task_a")
+        static = rows[rows["arm"].str.startswith(STATIC)]
+        static = static.iloc[np.argsort([float(arm[len(STATIC):].split(",")[0]) for arm in static["arm"]])]
         ax.plot(static["task_a"], static["task_b"], "-o", color="grey", label="static weights", zorder=1)
         for _, row in rows[~rows["arm"].str.startswith(STATIC)].iterrows():
             ax.scatter(row["task_a"], row["task_b"], color=arm_color(row["arm"]), s=30, zorder=2,
@@ -156,7 +160,8 @@ def methods_report(study, records: list[dict], figures: Path) -> tuple[list[str]
         path = plot_pareto(points, keys, metric, f"study {study.name}: static-weight front and every method",
                            figures / "pareto_front")
         found.append((path, "Mean test primary metric of task A against task B: the static-weight sweep (grey "
-                            "line; its upper-right envelope is the scalarisation front) and every method (points; "
+                            "line, in the order of task A's weight; its upper-right envelope is the scalarisation "
+                            "front) and every method (points; "
                             "STL a star). A method above and right of the line beats every static weighting on "
                             "both tasks at once."))
     return text, tables, found
