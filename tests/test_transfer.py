@@ -280,3 +280,12 @@ def test_a_single_source_must_be_a_source_of_the_family(fast_training):
         run_alone(Transfer("full", pretrain="single", source="nope"), tiny_family(), DEEP, fast_training, seed=0)
     with pytest.raises(ValueError, match=r"regime.source='task1' needs regime.pretrain=single"):
         Transfer("full", source="task1")
+
+
+def test_lp_ft_from_a_probe_that_interpolates_the_target_is_not_called_divergent(fast_training):
+    """4 noiseless target rows, 16 features: the ridge probe fits them exactly (training loss ~1e-9), and
+    the divergence watch must not read fine-tuning's first real losses as 1000x that."""
+    family = tiny_family(target_size=4, relatedness=1.0, label_noise=0.0)
+    _, fit = run_alone(Transfer("lp_ft"), family, functools.partial(MLPBackbone, width=16, depth=3), fast_training,
+                       seed=1)
+    assert fit["adapt"]["probe"]["alpha"] == ALPHA_GRID[0]  # the interpolating end of the grid

@@ -65,7 +65,12 @@ class LinearProbeThenFineTune(FullFineTune):
     name = "lp_ft"
 
     def prepare(self, module: PopulationModule) -> None:
+        # The divergence watch compares every step's loss with the first step's. A probe that interpolates a
+        # few target rows starts fine-tuning at a training loss near 0, so that any later loss would read as
+        # divergence: compare with the untrained head's training loss instead, the reference of `full`.
+        untrained = torch.tensor([sum(losses) for losses in module.losses("train")], device=module.device)
         self.probed = probe_heads(module)
+        module.watch.first_loss = untrained
 
     def adapt(self, module: PopulationModule, training: Training) -> Adapted:
         module.to(training.device)
