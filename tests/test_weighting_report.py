@@ -3,6 +3,8 @@ validation), the paired verdict against it, per-step cost and the Pareto front."
 
 from __future__ import annotations
 
+import pytest
+
 from bench.report.study import build_study
 
 VERSIONS = {"python": "3.11.7", "torch": "2.13.0+cpu", "mtl-transfer-bench": "0.1.0"}
@@ -11,7 +13,7 @@ ARMS = [(None, 0.60, 0.60, 0.40, 1.0), ("sum", 0.70, 0.70, 0.30, 2.0), ("good", 
         ("static(0.9,0.1)", 0.75, 0.62, 0.31, 2.0), ("static(0.1,0.9)", 0.62, 0.75, 0.29, 2.0)]
 
 
-def _record(weighting, r2_a, r2_b, val_loss, step_ms, seed):
+def _record(weighting, r2_a, r2_b, val_loss, step_ms, seed, sizes=(32, 32)):
     noise = 0.002 * ((seed * 7) % 5 - 2)
     tasks = [{"task": f"task{t}", "role": "target" if t == 0 else "source", "kind": "regression",
               "val": {"loss": val_loss, "mse": val_loss, "r2": 1 - val_loss},
@@ -21,6 +23,7 @@ def _record(weighting, r2_a, r2_b, val_loss, step_ms, seed):
     return {"run_id": f"{regime}{weighting}{seed}".replace("(", "").replace(")", "").replace(",", "").replace(".", ""),
             "study": "weighting", "seed": seed, "regime": regime, "strategy": None, "weighting": weighting,
             "status": "ok", "knobs": {"n_tasks": 2, "relatedness": 0.0}, "tasks": tasks, "versions": VERSIONS,
+            "descriptors": {"train_sizes": list(sizes)},
             "timings": {"step_ms": step_ms, "population_size": 5, "total_s": 1.0},
             "config": {"data": {"n_tasks": 2, "relatedness": 0.0}, "model": {}, "trainer": {}, "seed": seed}}
 
@@ -42,3 +45,22 @@ def test_no_methods_section_without_several_methods(tmp_path):
     records = [_record(*arm, seed) for arm in ARMS[:2] for seed in range(3)]
     report = build_study("weighting", records, tmp_path)
     assert not [s for s in report.sections if s.title == "MTL weighting methods"]
+
+
+def test_largest_and_smallest_task_are_told_apart_when_sizes_differ(tmp_path):
+    records = [_record(*arm, seed, sizes=(64, 8)) for arm in ARMS[:4] for seed in range(4)]
+    (section,) = [s for s in build_study("weighting", records, tmp_path).sections
+                  if s.title == "MTL weighting methods"]
+    (sizes,) = [t for t in section.tables if t.name == "task_sizes"]
+    row = sizes.frame.set_index("arm").loc["mtl-static(0.9,0.1)"]  # task0 (64 examples) 0.75, task1 (8) 0.62
+    assert [float(row[c].split()[0]) for c in ("largest task", "smallest task", "mean over tasks")] == \
+        pytest.approx([0.75, 0.62, 0.685], abs=0.003)
+    balanced = build_study("weighting", [_record(*arm, seed) for arm in ARMS for seed in range(4)], tmp_path / "b")
+    assert not [t for s in balanced.sections for t in s.tables if t.name == "task_sizes"]
+
+
+def test_without_static_weights_one_sentence_says_so(tmp_path):
+    records = [_record(*arm, seed) for arm in ARMS[:3] for seed in range(3)]
+    (section,) = [s for s in build_study("weighting", records, tmp_path).sections
+                  if s.title == "MTL weighting methods"]
+    assert section.text == ["No static weighting ran in this study, so no method is compared with one."]

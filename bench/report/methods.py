@@ -133,7 +133,7 @@ def methods_report(study, records: list[dict], figures: Path) -> tuple[list[str]
     MTL weighting methods."""
     from bench.report.aggregate import task_scores
     from bench.report.paired import measured_differences, summarize_differences
-    from bench.report.tables import plain_table
+    from bench.report.tables import interval, plain_table
 
     arms = [a for a in study.tidy["arm"].unique() if a.startswith("mtl-")]
     if len(arms) < 2:
@@ -142,17 +142,28 @@ def methods_report(study, records: list[dict], figures: Path) -> tuple[list[str]
     delta = measured_differences(study, "delta_m")
     table = method_table(delta, summarize_differences(delta, keys), step_costs(records, study.runs, keys),
                          best_static(study.tidy, keys), keys)
-    text = []
-    for condition, rows in table.groupby(keys, dropna=False) if len(table) else []:
-        wins = rows.loc[rows["vs outcome"] == "win", "arm"].tolist() if "vs outcome" in rows else []
+    text = [] if len(table) and table["best static"].notna().any() else [
+        "No static weighting ran in this study, so no method is compared with one."]
+    for condition, rows in table.groupby(keys, dropna=False) if text == [] else []:
+        wins = rows.loc[rows["vs outcome"] == "win", "arm"].tolist()
         reference = rows["best static"].iloc[0]
         where = ", ".join(f"{k}={v}" for k, v in zip(keys, np.atleast_1d(condition), strict=True))
-        text.append(f"{where}: " + ("no static weighting ran, so no comparison." if reference is None else
-                    f"{', '.join(wins)} beat{'s' if len(wins) == 1 else ''} the best static weighting "
-                    f"({reference}) significantly." if wins else
-                    f"no method beats the best static weighting ({reference}) significantly."))
+        verdict = (f"{', '.join(wins)} beat{'s' if len(wins) == 1 else ''} the best static weighting ({reference}) "
+                   "significantly." if wins else f"no method beats the best static weighting ({reference}) "
+                   "significantly.")
+        text.append(f"{where}: " + (verdict if reference else "no static weighting ran, so no comparison."))
     tables = [plain_table(table, "methods", "MTL weighting methods: Δm%, against the best static weighting, "
                           "and per-step cost", METHODS_RULE, keys)]
+    sizes = size_scores(records, task_scores(study.tidy), keys)
+    if len(sizes):
+        bounds = sizes[["mean", "ci_low", "ci_high"]].to_numpy()
+        sizes = sizes.assign(value=[interval(mean, low, high) for mean, low, high in bounds])
+        shown = sizes.pivot_table(index=["arm", *keys], columns="task", values="value", aggfunc="first")
+        shown = shown[["largest task", "smallest task", "mean over tasks"]].reset_index()
+        tables.append(plain_table(shown, "task_sizes", "Largest and smallest task: test primary metric",
+                                  "Mean over seeds of the test primary metric on the task with the most training "
+                                  "examples, on the one with the fewest, and on average over tasks, with the 95% "
+                                  "bootstrap CI over seeds. TL reports its target only.", keys))
     found = []
     points = pareto_points(task_scores(study.tidy), keys)
     if len(points) and points["arm"].str.startswith(STATIC).any():
@@ -165,3 +176,41 @@ def methods_report(study, records: list[dict], figures: Path) -> tuple[list[str]
                             "STL a star). A method above and right of the line beats every static weighting on "
                             "both tasks at once."))
     return text, tables, found
+
+
+def size_scores(records: list[dict], scores: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
+    """Per arm and condition, the mean test primary metric over seeds (95% bootstrap CI) on the task with the
+    most training examples, on the one with the fewest, and on average over tasks (``descriptors.train_sizes``:
+    the family's tasks in order; a run that reports some tasks only, as TL, is placed by their names).
+
+    Empty when every task has the same size everywhere (nothing to balance)."""
+    names: dict[tuple, list[str]] = {}
+    for record in records:
+        sizes = record.get("descriptors", {}).get("train_sizes")
+        if sizes and len(record.get("tasks", [])) == len(sizes):
+            names[_draw(record)] = [task["task"] for task in record["tasks"]]
+    size_of = {}
+    for record in records:
+        sizes, order = record.get("descriptors", {}).get("train_sizes"), names.get(_draw(record))
+        if sizes and order:
+            size_of.update({(record["run_id"], name): size for name, size in zip(order, sizes, strict=True)})
+    frame = scores.assign(size=[size_of.get((r, t)) for r, t in zip(scores["run_id"], scores["task"], strict=True)])
+    frame = frame.dropna(subset=["size"])
+    run_sizes = frame.groupby("run_id")["size"]
+    if frame.empty or (frame.groupby(keys, dropna=False)["size"].nunique() == 1).all():
+        return pd.DataFrame()
+    largest = frame[frame["size"] == run_sizes.transform("max")]
+    smallest = frame[frame["size"] == run_sizes.transform("min")]
+    rows = []
+    for which, part in (("largest task", largest), ("smallest task", smallest), ("mean over tasks", frame)):
+        per_seed = part.groupby(["arm", *keys, "seed"], dropna=False)["value"].mean().reset_index()
+        for (arm, *condition), group in per_seed.groupby(["arm", *keys], dropna=False):
+            low, high = bootstrap_ci(group["value"].to_numpy())
+            rows.append({"arm": arm, **dict(zip(keys, condition, strict=True)), "task": which,
+                         "mean": group["value"].mean(), "ci_low": low, "ci_high": high, "n": len(group)})
+    return pd.DataFrame(rows)
+
+
+def _draw(record: dict) -> tuple:
+    """A record's data draw: its seed and its family's knobs (every arm of a condition shares it)."""
+    return record.get("seed"), tuple(sorted((k, str(v)) for k, v in record.get("knobs", {}).items()))
