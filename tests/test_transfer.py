@@ -289,3 +289,17 @@ def test_lp_ft_from_a_probe_that_interpolates_the_target_is_not_called_divergent
     _, fit = run_alone(Transfer("lp_ft"), family, functools.partial(MLPBackbone, width=16, depth=3), fast_training,
                        seed=1)
     assert fit["adapt"]["probe"]["alpha"] == ALPHA_GRID[0]  # the interpolating end of the grid
+
+
+def test_mtl_then_fine_tune_starts_from_the_mtl_models_trunk_and_target_head(stages, fast_training):
+    family = tiny_family("classification")
+    _, fit = run_alone(Transfer("full", pretrain="all_tasks"), family, DEEP, fast_training, seed=0)
+    pretrained = stages["pretrained"]
+    assert [t.name for t in pretrained.tasks] == [t.name for t in family.tasks]  # the target included
+    target = [t.name for t in family.tasks].index(family.target.name)
+    (start,) = stages["fit_starts"]
+    for name, value in pretrained.heads[target].named_parameters():
+        assert torch.equal(start[f"heads.0.{name}"], value)
+    for name, value in pretrained.backbone.named_parameters():
+        assert torch.equal(start[f"backbone.{name}"], value)
+    assert fit["adapt"]["steps"] > 0

@@ -12,7 +12,7 @@ from bench.regimes.population import Member
 from bench.regimes.strategies import make_strategy
 from bench.regimes.training import Training
 
-PRETRAINING = ("pooled", "multi_task", "single")
+PRETRAINING = ("pooled", "multi_task", "single", "all_tasks")
 
 
 class Transfer:
@@ -22,7 +22,9 @@ class Transfer:
     size); ``'multi_task'`` trains one head per source over the shared backbone; ``'single'`` pretrains on
     the source task named ``source``, or, when ``source`` is None, on each source in turn: the record then
     reports the source whose adapted model has the lowest target validation loss, and its fit lists every
-    source's target metrics and their average (``sources``, ``average``). ``strategy`` names how the
+    source's target metrics and their average (``sources``, ``average``); ``'all_tasks'`` is MTL on every
+    task, the target included, whose target head the adaptation starts from (with ``full``: MTL, then
+    fine-tuning on the target, the practice between the two regimes). ``strategy`` names how the
     pretrained trunk is adapted (``bench/regimes/strategies.py``: ``full``, ``linear_probe``, ``lp_ft``,
     ``l2_sp``, ``partial``, ``bss``); its hyper-parameters are the other keyword arguments
     (``regime.frozen_layers=2``). ``trunk_lr`` multiplies the trunk's learning rate against the head's for
@@ -53,6 +55,8 @@ class Transfer:
             return self.adapt_from([(pool_tasks(f.sources),) for f in families], families, backbone, training, members)
         if self.pretrain == "multi_task":
             return self.adapt_from([f.sources for f in families], families, backbone, training, members)
+        if self.pretrain == "all_tasks":
+            return self.adapt_from([f.tasks for f in families], families, backbone, training, members)
         names = [t.name for t in families[0].sources]
         if self.source is not None and self.source not in names:
             raise FamilyError(f"regime.source={self.source!r} is not a source task of {families[0].name!r}: {names}")
@@ -68,6 +72,9 @@ class Transfer:
         module = build_module([(f.target,) for f in families], copy.deepcopy(pretrained.backbone), members,
                               shared=True, train_backbone=self.adaptation.trains_trunk,
                               failed=[fit.error is not None for fit in pretrain_fits])
+        if self.pretrain == "all_tasks":  # the MTL model's own target head, not a fresh one
+            target = [t.name for t in families[0].tasks].index(families[0].target.name)
+            module.heads[0].load_state_dict(pretrained.heads[target].state_dict())
         if self.trunk_lr != 1.0:
             module.lr_scales = {"backbone.": self.trunk_lr}
         adapt_fits, adapt_info = self.adaptation.adapt(module, training)
