@@ -228,3 +228,13 @@ def test_per_task_gradient_path_trains_like_the_sum(lrs, small_backbone, fast_tr
     results = [[[t["test"]["mse"] for t in o.tasks] for o in MultiTask(method).run(
         families, small_backbone, fast_training, members)] for method in (W.EqualWeights, _Ones)]
     torch.testing.assert_close(torch.tensor(results[1]), torch.tensor(results[0]), rtol=1e-4, atol=1e-6)
+
+
+def test_a_misspelt_weighting_key_is_named():
+    from bench.checks import ConfigError, check_config
+
+    overrides = ["regime=mtl", "weighting=uw", "+weighting.temprature=2"]
+    with initialize_config_dir(config_dir=CONF, version_base="1.3"):
+        cfg = compose("config", overrides=overrides)
+    with pytest.raises(ConfigError, match="weighting.temprature"):
+        check_config(cfg, overrides)

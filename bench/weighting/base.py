@@ -29,6 +29,9 @@ class Weighting(nn.Module):
 
     name = "weighting"
 
+    def __init__(self) -> None:  # explicit, so that a misspelt ``+weighting.key`` is rejected by name
+        super().__init__()
+
     def setup(self, members: list, tasks: int) -> None:
         """Allocate per-member state for ``members`` (their seeds make random methods reproducible)."""
         self.n_members, self.n_tasks = len(members), tasks
