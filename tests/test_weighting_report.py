@@ -49,12 +49,17 @@ def test_no_methods_section_without_several_methods(tmp_path):
 
 def test_largest_and_smallest_task_are_told_apart_when_sizes_differ(tmp_path):
     records = [_record(*arm, seed, sizes=(64, 8)) for arm in ARMS[:4] for seed in range(4)]
+    for seed in range(4):  # transfer reports its target (task0, the largest) only
+        tl = _record(None, 0.9, 0.0, 0.1, 1.0, seed, sizes=(64, 8))
+        records.append({**tl, "run_id": f"tl{seed}", "regime": "tl", "strategy": "full", "tasks": tl["tasks"][:1]})
     (section,) = [s for s in build_study("weighting", records, tmp_path).sections
                   if s.title == "MTL weighting methods"]
     (sizes,) = [t for t in section.tables if t.name == "task_sizes"]
     row = sizes.frame.set_index("arm").loc["mtl-static(0.9,0.1)"]  # task0 (64 examples) 0.75, task1 (8) 0.62
     assert [float(row[c].split()[0]) for c in ("largest task", "smallest task", "mean over tasks")] == \
         pytest.approx([0.75, 0.62, 0.685], abs=0.003)
+    transfer = sizes.frame.set_index("arm").loc["tl-full"]
+    assert transfer["largest task"].startswith("0.9") and transfer["smallest task"] == "—"
     balanced = build_study("weighting", [_record(*arm, seed) for arm in ARMS for seed in range(4)], tmp_path / "b")
     assert not [t for s in balanced.sections for t in s.tables if t.name == "task_sizes"]
 

@@ -159,7 +159,7 @@ def methods_report(study, records: list[dict], figures: Path) -> tuple[list[str]
         bounds = sizes[["mean", "ci_low", "ci_high"]].to_numpy()
         sizes = sizes.assign(value=[interval(mean, low, high) for mean, low, high in bounds])
         shown = sizes.pivot_table(index=["arm", *keys], columns="task", values="value", aggfunc="first")
-        shown = shown[["largest task", "smallest task", "mean over tasks"]].reset_index()
+        shown = shown.reindex(columns=["largest task", "smallest task", "mean over tasks"]).fillna("—").reset_index()
         tables.append(plain_table(shown, "task_sizes", "Largest and smallest task: test primary metric",
                                   "Mean over seeds of the test primary metric on the task with the most training "
                                   "examples, on the one with the fewest, and on average over tasks, with the 95% "
@@ -196,11 +196,12 @@ def size_scores(records: list[dict], scores: pd.DataFrame, keys: list[str]) -> p
             size_of.update({(record["run_id"], name): size for name, size in zip(order, sizes, strict=True)})
     frame = scores.assign(size=[size_of.get((r, t)) for r, t in zip(scores["run_id"], scores["task"], strict=True)])
     frame = frame.dropna(subset=["size"])
-    run_sizes = frame.groupby("run_id")["size"]
     if frame.empty or (frame.groupby(keys, dropna=False)["size"].nunique() == 1).all():
         return pd.DataFrame()
-    largest = frame[frame["size"] == run_sizes.transform("max")]
-    smallest = frame[frame["size"] == run_sizes.transform("min")]
+    family = pd.DataFrame([(run, size) for (run, _), size in size_of.items()], columns=["run_id", "size"])
+    bounds = family.groupby("run_id")["size"].agg(["max", "min"])  # over the family, not the reported tasks
+    largest = frame[frame["size"] == frame["run_id"].map(bounds["max"])]
+    smallest = frame[frame["size"] == frame["run_id"].map(bounds["min"])]
     rows = []
     for which, part in (("largest task", largest), ("smallest task", smallest), ("mean over tasks", frame)):
         per_seed = part.groupby(["arm", *keys, "seed"], dropna=False)["value"].mean().reset_index()
