@@ -54,9 +54,7 @@ def method_table(delta: pd.DataFrame, delta_summary: pd.DataFrame, costs: pd.Dat
     for condition, group in mtl.groupby(keys, dropna=False):
         condition = condition if isinstance(condition, tuple) else (condition,)
         where = dict(zip(keys, condition, strict=True))
-        chosen = best
-        for key, value in where.items():
-            chosen = chosen[chosen[key] == value]
+        chosen = _select(best, where)
         reference = chosen["arm"].iloc[0] if len(chosen) else None
         per_seed = _select(delta, where)
         base = per_seed[per_seed["arm"] == reference].set_index("seed")["difference"] if reference else None
