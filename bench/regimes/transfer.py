@@ -7,8 +7,10 @@ import copy
 import torch
 
 from bench.data.family import FamilyError, Split, Task, TaskFamily
-from bench.regimes.joint import BackboneFactory, Outcome, build_module, outcomes, train_jointly
-from bench.regimes.population import Member
+from bench.regimes import pretrain_cache
+from bench.regimes.joint import BackboneFactory, Outcome, build_module, init_backbone, outcomes, train_jointly
+from bench.regimes.module import PopulationModule
+from bench.regimes.population import Member, MemberFit
 from bench.regimes.strategies import make_strategy
 from bench.regimes.training import Training
 
@@ -68,7 +70,7 @@ class Transfer:
     def adapt_from(self, sources: list[tuple[Task, ...]], families: list[TaskFamily], backbone: BackboneFactory,
                    training: Training, members: list[Member]) -> list[Outcome]:
         """Pretrain every member on its ``sources``, then adapt a copy of the trunk to its family's target."""
-        pretrained, pretrain_fits = train_jointly(sources, backbone, training, members, shared=True)
+        pretrained, pretrain_fits, cached = pretrain_population(sources, backbone, training, members)
         module = build_module([(f.target,) for f in families], copy.deepcopy(pretrained.backbone), members,
                               shared=True, train_backbone=self.adaptation.trains_trunk,
                               failed=[fit.error is not None for fit in pretrain_fits])
@@ -81,7 +83,26 @@ class Transfer:
         for pretrain, adapt in zip(pretrain_fits, adapt_fits, strict=True):
             if pretrain.error:
                 adapt.error = f"pretraining: {pretrain.error}"
-        return outcomes(module, adapt_fits, lambda r: {"pretrain": pretrain_fits[r].info(), "adapt": adapt_info[r]})
+        cache_note = {"cached": True} if cached else {}
+        return outcomes(module, adapt_fits, lambda r: {"pretrain": {**pretrain_fits[r].info(), **cache_note},
+                                                       "adapt": adapt_info[r]})
+
+
+def pretrain_population(sources: list[tuple[Task, ...]], backbone: BackboneFactory, training: Training,
+                        members: list[Member]) -> tuple[PopulationModule, list[MemberFit], bool]:
+    """The population pretrained on ``sources``, from the cache when it holds it (``pretrain_cache``); the
+    last value says whether it came from there."""
+    key = pretrain_cache.pretrain_key(sources, backbone, training, members) if pretrain_cache.cache_folder() else None
+    if key:
+        module = build_module(sources, init_backbone(backbone, sources[0][0].input_shape, members, 1), members,
+                              shared=True)
+        fits = pretrain_cache.load(key, module)
+        if fits is not None:
+            return module, fits, True
+    module, fits = train_jointly(sources, backbone, training, members, shared=True)
+    if key:
+        pretrain_cache.save(key, module, fits)
+    return module, fits, False
 
 
 def best_source(by_source: dict[str, Outcome]) -> Outcome:

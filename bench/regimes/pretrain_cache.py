@@ -1,0 +1,100 @@
+"""Cached pretraining: a sweep over target sizes and strategies pretrains each source population once.
+
+The key hashes everything the pretrained state depends on: every member's pretraining tasks (names, kinds,
+class weights, the bytes of their train and val splits), the backbone recipe, the training settings, the
+members (seed, lr, weight decay, in order), the device type, torch's version and the source of the
+``bench`` package (any code change is a new key). A hit therefore restores exactly the state that training
+would produce. Entries are written atomically (a temporary file, then a rename), so parallel jobs that
+pretrain the same population at once leave one whole entry. ``bench.run`` caches in
+``<experiments>/.pretrained`` for the duration of a job (``caching_in``); outside one, nothing is cached.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import functools
+import hashlib
+import os
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from bench.data.family import Task
+from bench.regimes.module import PopulationModule
+from bench.regimes.population import Member, MemberFit
+from bench.regimes.training import Training
+
+_folder: Path | None = None
+
+
+@contextlib.contextmanager
+def caching_in(folder: Path) -> Iterator[None]:
+    """Cache pretraining in ``folder`` within the block."""
+    global _folder
+    previous, _folder = _folder, Path(folder)
+    try:
+        yield
+    finally:
+        _folder = previous
+
+
+def cache_folder() -> Path | None:
+    return _folder
+
+
+def pretrain_key(task_sets: list[tuple[Task, ...]], backbone, training: Training, members: list[Member]) -> str:
+    digest = hashlib.sha256()
+    for tasks in task_sets:
+        for task in tasks:
+            digest.update(repr((task.name, task.kind, task.n_outputs)).encode())
+            if task.class_weights is not None:
+                digest.update(task.class_weights.numpy().tobytes())
+            for split in (task.train, task.val):
+                digest.update(split.x.numpy().tobytes())
+                digest.update(split.y.numpy().tobytes())
+    settings = {k: v for k, v in dataclasses.asdict(training).items() if k != "progress_bar"}
+    digest.update(repr((repr(backbone), sorted(settings.items()), training.device.type,
+                        [dataclasses.astuple(m) for m in members], torch.__version__, _code_digest())).encode())
+    return digest.hexdigest()[:24]
+
+
+@functools.cache
+def _code_digest() -> str:
+    root = Path(__file__).resolve().parents[1]
+    digest = hashlib.sha256()
+    for path in sorted(root.rglob("*.py")):
+        digest.update(str(path.relative_to(root)).encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+def load(key: str, module: PopulationModule) -> list[MemberFit] | None:
+    """Load the cached state into ``module`` and return its members' fits, or None on a miss."""
+    folder = cache_folder()
+    path = folder / f"{key}.pt" if folder else None
+    if path is None or not path.exists():
+        return None
+    entry = torch.load(path, map_location="cpu", weights_only=True)
+    module.load_state_dict(entry["state"])
+    return [MemberFit(**fit) for fit in entry["fits"]]
+
+
+def save(key: str, module: nn.Module, fits: list[MemberFit]) -> None:
+    folder = cache_folder()
+    if folder is None:
+        return
+    folder.mkdir(parents=True, exist_ok=True)
+    entry = {"state": {k: v.detach().cpu() for k, v in module.state_dict().items()},
+             "fits": [dataclasses.asdict(fit) for fit in fits]}
+    handle, temporary = tempfile.mkstemp(dir=folder, prefix=f".{key}.", suffix=".tmp")
+    try:
+        with os.fdopen(handle, "wb") as file:
+            torch.save(entry, file)
+        os.replace(temporary, folder / f"{key}.pt")
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
