@@ -15,7 +15,8 @@ TRANSFER_BUDGET = ("Transfer spends the step budget once per stage, each stage w
                    "`trainer.max_steps` again. So every strategy takes at most as many steps on the target as STL "
                    "and MTL take in all; the pretraining compute comes on top, as a pretrained model comes to "
                    "whoever adapts it. A converged linear probe is a closed-form fit and costs no step; LP-FT's "
-                   "fine-tuning stage gets the whole target budget after its probe.")
+                   "fine-tuning stage gets the whole target budget after its probe. A pretrained population taken "
+                   "from the cache (`fit.pretrain.cached`) is the state its pretraining gives: it saves time only.")
 
 
 def _distinct(values: list) -> list:
