@@ -40,6 +40,16 @@ bench-full: bench
 	$(PY) -m bench.run -m +study=digits $(SEEDS20)
 	$(PY) -m bench.run -m +study=digits_shift $(SEEDS20)
 	$(PY) -m bench.run -m +study=regime_map $(SEEDS20)
+	$(PY) -m bench.run -m +study=target_size regime=tl_lp_ft,tl_l2_sp,tl_partial,tl_bss $(SEEDS20)
+	$(PY) -m bench.run -m +study=digits regime=tl_lp_ft,tl_l2_sp,tl_partial,tl_bss $(SEEDS20)
+	$(PY) -m bench.run -m +study=covariate_shift regime=tl_lp_ft,tl_l2_sp,tl_partial,tl_bss $(SEEDS20)
+	$(PY) -m bench.run -m +study=mnist_digits $(SEEDS20)
+	$(PY) -m bench.run -m +study=weighting $(SEEDS20)
+	$(PY) -m bench.run -m +study=weighting regime=mtl weighting=static \
+		'weighting.weights=[0.1,0.9],[0.25,0.75],[0.5,0.5],[0.75,0.25],[0.9,0.1]' $(SEEDS20)
+	$(PY) -m bench.run -m +study=balance $(SEEDS20)
+	$(PY) -m bench.run -m +study=balance data.imbalance=1 data.target_size=256,128,64,32,16,8,4 \
+		study_name=balance_small_target $(SEEDS20)
 	$(PY) -m bench.report
 
 # One seed on three knob values per study: a smoke run of the whole pipeline, not evidence.

@@ -100,7 +100,7 @@ def unknown_keys(cfg: DictConfig, overrides: Iterable[str] = ()) -> list[str]:
     """Keys that no schema and no ``_target_`` takes: added by ``+key=value`` and silently ignored otherwise.
 
     Typed nodes (the root, trainer, model) are checked against their schema. The untyped groups (data,
-    regime) are checked against their ``_target_``'s signature, and only for keys that an override adds
+    regime, weighting) are checked against their ``_target_``'s signature, and only for keys that an override adds
     (``+data.x=1``), so that a launching process does not import the targets' heavy modules.
     """
     unknown = []

@@ -118,6 +118,7 @@ def train_population(cfg: DictConfig, pending: list) -> list[dict]:
     try:
         import torch  # heavy imports only once we know the job runs: skipping a finished job stays fast
 
+        from bench.regimes.pretrain_cache import caching_in
         from bench.regimes.training import quiet_lightning
 
         torch.set_num_threads(cfg.threads)
@@ -125,7 +126,8 @@ def train_population(cfg: DictConfig, pending: list) -> list[dict]:
         regime, training = instantiate(cfg.regime), instantiate(cfg.trainer)
         families = {}
         for record, (member, _) in zip(records, pending, strict=True):
-            record.update(regime=regime.name, strategy=regime.strategy, device=training.device.type)
+            record.update(regime=regime.name, strategy=regime.strategy, device=training.device.type,
+                          weighting=getattr(regime, "weighting_name", None))
             try:
                 if member.seed not in families:
                     families[member.seed] = instantiate(cfg.data, seed=member.seed)
@@ -136,9 +138,13 @@ def train_population(cfg: DictConfig, pending: list) -> list[dict]:
         waiting = [(r, m, families.get(m.seed)) for r, (m, _) in zip(records, pending, strict=True)
                    if "status" not in r]
         for batch in compatible_batches(waiting):
-            outcomes = regime.run([family for _, _, family in batch], instantiate(cfg.model), training,
-                                  [member for _, member, _ in batch])
+            started = time.perf_counter()
+            with caching_in(Path(cfg.paths.experiments) / ".pretrained"):  # transfer's pretraining, once per recipe
+                outcomes = regime.run([family for _, _, family in batch], instantiate(cfg.model), training,
+                                      [member for _, member, _ in batch])
+            timings = _training_time(time.perf_counter() - started, outcomes)
             for (record, _, _), outcome in zip(batch, outcomes, strict=True):
+                record["timings"] = timings
                 if outcome.error:
                     record.update(status="failed", error=outcome.error)
                 else:
@@ -149,8 +155,16 @@ def train_population(cfg: DictConfig, pending: list) -> list[dict]:
                 _fail(record, error)
     seconds = round(time.perf_counter() - start, 3)
     for record in records:
-        record["timings"] = {"total_s": seconds, "population_size": len(records)}
+        record["timings"] = {**record.get("timings", {}), "total_s": seconds, "population_size": len(records)}
     return records
+
+
+def _training_time(seconds: float, outcomes: list) -> dict:
+    """The population's training wall time and its time per step (the longest-running member's steps,
+    validation included): the per-step cost that compares regimes and MTL weighting methods."""
+    steps = max((outcome.fit.get("steps") or 0 for outcome in outcomes if not outcome.error), default=0)
+    timings = {"train_s": round(seconds, 3)}
+    return {**timings, "step_ms": round(1000 * seconds / steps, 4)} if steps else timings
 
 
 def compatible_batches(members: list[tuple]) -> list[list[tuple]]:

@@ -12,7 +12,7 @@ from bench.data import make_digits_transfer, make_synthetic
 from bench.models import CNNBackbone, MLPBackbone
 from bench.regimes import MultiTask, SingleTask, Transfer
 from bench.regimes.optim import PopulationAdam, population_adam
-from bench.regimes.population import Member, grid
+from bench.regimes.population import Member, grid, schedule
 from bench.regimes.training import Training
 from bench.run import run_job
 
@@ -45,12 +45,6 @@ def train(name: str, seeds: list[int], lrs=(3e-3,), training: Training = TRAININ
     recipe, regime, backbone = CASES[name]
     members = grid(seeds, list(lrs), [0.0])
     return regime.run([family(recipe, m.seed) for m in members], backbone, training, members)
-
-
-def schedule(fit: dict) -> dict:
-    """When each member stopped and was selected, without the stage's wall time (compute accounting)."""
-    return {key: schedule(value) if isinstance(value, dict) else value for key, value in fit.items()
-            if key not in ("stage_seconds", "population_size")}
 
 
 def largest_relative_difference(tasks: list[dict], reference: list[dict]) -> float:

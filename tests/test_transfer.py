@@ -12,7 +12,7 @@ from sklearn.metrics import log_loss, mean_squared_error
 import bench.regimes.transfer as transfer
 from bench.models import CNNBackbone, MLPBackbone
 from bench.regimes import Transfer
-from bench.regimes.population import grid
+from bench.regimes.population import grid, schedule
 from bench.regimes.probe import ALPHA_GRID, C_GRID
 from bench.regimes.strategies import STRATEGIES
 from bench.regimes.training import Training
@@ -47,15 +47,6 @@ def stages(monkeypatch):
     return seen
 
 
-def untimed(result):
-    """A run's ``(tasks, fit)`` or ``fit`` without how long stages took or how many members shared them."""
-    if isinstance(result, tuple):
-        return tuple(untimed(part) for part in result)
-    if isinstance(result, dict):
-        return {k: untimed(v) for k, v in result.items() if k not in ("stage_seconds", "population_size")}
-    if isinstance(result, list):
-        return [untimed(v) for v in result]
-    return result
 
 
 def backbone_state(module):
@@ -109,8 +100,8 @@ def test_partial_rejects_more_layers_than_the_trunk_has(fast_training):
                                               ("partial", dict(frozen_layers=0))])
 def test_at_strength_zero_a_strategy_is_full_fine_tuning_bit_for_bit(fast_training, strategy, options):
     family = tiny_family("classification")
-    full = untimed(run_alone(Transfer("full"), family, DEEP, fast_training, seed=0))
-    assert untimed(run_alone(Transfer(strategy, **options), family, DEEP, fast_training, seed=0)) == full
+    full = schedule(run_alone(Transfer("full"), family, DEEP, fast_training, seed=0))
+    assert schedule(run_alone(Transfer(strategy, **options), family, DEEP, fast_training, seed=0)) == full
 
 
 def test_l2_sp_holds_the_trunk_near_its_pretrained_weights(stages, fast_training):
@@ -171,7 +162,7 @@ def test_members_of_a_population_match_their_runs_alone(fast_training, strategy)
     for member, outcome in zip(members, together, strict=True):
         tasks, fit = run_alone(Transfer(strategy, **options), tiny_family("classification", seed=member.seed), DEEP,
                                fast_training, seed=member.seed)
-        assert untimed(outcome.fit) == untimed(fit)
+        assert schedule(outcome.fit) == schedule(fit)
         assert outcome.tasks[0]["test"]["loss"] == pytest.approx(tasks[0]["test"]["loss"], rel=1e-5)
 
 

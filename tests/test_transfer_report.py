@@ -14,3 +14,21 @@ def test_the_gap_is_minus_the_paired_difference_and_flags_only_a_significant_los
     assert list(gaps["gap"]) == [0.2, -0.05, 0.01]
     assert list(gaps["gap_low"]) == [0.1, -0.09, -0.02] and list(gaps["gap_high"]) == [0.3, -0.01, 0.05]
     assert list(gaps["negative"]) == [True, False, False]
+
+
+def test_a_study_with_transfer_runs_flags_its_negative_transfer_and_states_the_budget_rule(tmp_path):
+    from bench.report.protocol import TRANSFER_BUDGET
+    from bench.report.study import build_study
+    from tests.test_report import _record
+
+    records = [_record("sizes", regime, strategy, seed, {"target_size": size}, value + 0.01 * seed)
+               for seed in range(5) for size in (8, 64)
+               for regime, strategy, value in (("stl", None, 0.6), ("tl", "full", 0.8 if size == 8 else 0.6),
+                                               ("tl", "l2_sp", 0.4 if size == 8 else 0.6))]
+    report = build_study("sizes", records, tmp_path)
+    (section,) = [s for s in report.sections if s.title.startswith("Target task")]
+    (table,) = [t for t in section.tables if t.name == "negative_transfer"]
+    flagged = table.frame[table.frame["negative transfer"] != "no"]
+    assert list(zip(flagged["arm"], flagged["target_size"], strict=True)) == [("tl-l2_sp", "8")]
+    assert any("**Negative transfer**" in line and "tl-l2_sp at target_size=8" in line for line in section.text)
+    assert report.protocol["transfer budget"] == TRANSFER_BUDGET

@@ -235,7 +235,7 @@ class PopulationModule(pl.LightningModule):
     # Selection and failure: per (member, group) slices of every parameter.
     def copy_mask(self, name: str, groups: torch.Tensor) -> torch.Tensor:
         """For a ``[R, G]`` mask of (member, group), the mask of parameter ``name``'s leading copies."""
-        if name.startswith("backbone."):
+        if name.startswith(("backbone.", "weighting.")):  # weighting.: a method's per-member parameters
             return groups.flatten()
         task = int(name.split(".")[1])
         return groups[:, self.group_of(task)]

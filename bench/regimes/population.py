@@ -37,6 +37,19 @@ class MemberFit:
                 "stage_seconds": round(self.stage_seconds, 3), "population_size": self.population_size}
 
 
+ACCOUNTING = ("stage_seconds", "population_size", "cached")  # how, not what: a cached trunk is the same trunk
+
+
+def schedule(fit: Any) -> Any:
+    """A fit without its compute accounting (stage wall time, population size): what a run's record must
+    reproduce wherever, and beside whichever other members, it trained."""
+    if isinstance(fit, dict):
+        return {key: schedule(value) for key, value in fit.items() if key not in ACCOUNTING}
+    if isinstance(fit, list | tuple):
+        return type(fit)(schedule(value) for value in fit)
+    return fit
+
+
 def as_list(value: Any) -> list:
     """A config value that may be one value or a list of them (a population axis)."""
     return list(value) if isinstance(value, Sequence) and not isinstance(value, str) else [value]

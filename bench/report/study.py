@@ -330,7 +330,8 @@ def _target_section(study: StudyData, figures: Path) -> Section:
     gaps = negative_transfer(target)
     if len(gaps):
         flagged = gaps[gaps["negative"]]
-        where = "; ".join(f"{arm} at " + ", ".join(" ".join(f"{k}={row[k]}" for k in keys) for _, row in rows.iterrows())
+        where = "; ".join(f"{arm} at " + ", ".join(" ".join(f"{k}={row[k]}" for k in keys)
+                                                    for _, row in rows.iterrows())
                           for arm, rows in flagged.groupby("arm", sort=True))
         section.text.append(f"**Negative transfer** (gap > 0, 95% CI above zero): {where or 'none'}.")
         section.tables.append(plain_table(
