@@ -216,3 +216,12 @@ def test_members_whose_data_differ_in_shape_train_in_separate_populations():
     draws = [make_synthetic(0, input_dim=4), make_synthetic(1, input_dim=5), make_synthetic(2, input_dim=4)]
     batches = compatible_batches([(f"record{i}", Member(i, 1e-3, 0.0), f) for i, f in enumerate(draws)])
     assert [[record for record, _, _ in batch] for batch in batches] == [["record0", "record2"], ["record1"]]
+
+
+def test_a_job_whose_loss_explodes_is_recorded_failed_with_its_step(tmp_path):
+    """Issue 13, point 7: trainer.lr=10 used to give status ok and a test R^2 of -3.5e9."""
+    summary = run_job(_compose(tmp_path, "trainer.lr=10"))
+    (record,) = _records(tmp_path).values()
+    assert summary["status"] == record["status"] == "failed"
+    assert record["error"].startswith("DivergenceError: training diverged at step ")
+    assert "1000x its first step's" in record["error"]
