@@ -18,8 +18,8 @@ $(STAMP): pyproject.toml | $(PY)
 	$(PY) -m pip install --quiet -e ".[dev]"
 	touch $(STAMP)
 
-# Every claim study and the regime map, with the scikit-learn anchors, each job one population of the
-# study's 10 paired seeds (303 jobs, 3030 runs: about 6 minutes on 2 cores).
+# Every claim study, the regime map and the capacity laboratory, with the scikit-learn anchors, each job
+# one population of the study's 10 paired seeds (348 jobs, 3480 runs: about 6 to 7 minutes on 2 cores).
 bench: $(STAMP)
 	$(PY) -m bench.run -m +study=relatedness
 	$(PY) -m bench.run -m +study=target_size
@@ -28,6 +28,7 @@ bench: $(STAMP)
 	$(PY) -m bench.run -m +study=digits
 	$(PY) -m bench.run -m +study=digits_shift
 	$(PY) -m bench.run -m +study=regime_map
+	$(PY) -m bench.run -m +study=capacity
 	$(PY) -m bench.report
 
 # `make bench` with 20 paired seeds: a re-run trains only the seeds without a record (10-19).
@@ -40,6 +41,7 @@ bench-full: bench
 	$(PY) -m bench.run -m +study=digits $(SEEDS20)
 	$(PY) -m bench.run -m +study=digits_shift $(SEEDS20)
 	$(PY) -m bench.run -m +study=regime_map $(SEEDS20)
+	$(PY) -m bench.run -m +study=capacity $(SEEDS20)
 	$(PY) -m bench.run -m +study=target_size regime=tl_lp_ft,tl_l2_sp,tl_partial,tl_bss $(SEEDS20)
 	$(PY) -m bench.run -m +study=digits regime=tl_lp_ft,tl_l2_sp,tl_partial,tl_bss $(SEEDS20)
 	$(PY) -m bench.run -m +study=covariate_shift regime=tl_lp_ft,tl_l2_sp,tl_partial,tl_bss $(SEEDS20)

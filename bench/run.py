@@ -132,7 +132,7 @@ def train_population(cfg: DictConfig, pending: list) -> list[dict]:
                 if member.seed not in families:
                     families[member.seed] = instantiate(cfg.data, seed=member.seed)
                 family = families[member.seed]
-                record.update(knobs=family.knobs, descriptors=family.descriptors)
+                record.update(knobs={**family.knobs, **model_knobs(cfg.model)}, descriptors=family.descriptors)
             except Exception as error:  # a draw that fails for one seed fails that member only
                 _fail(record, error)
         waiting = [(r, m, families.get(m.seed)) for r, (m, _) in zip(records, pending, strict=True)
@@ -165,6 +165,12 @@ def _training_time(seconds: float, outcomes: list) -> dict:
     steps = max((outcome.fit.get("steps") or 0 for outcome in outcomes if not outcome.error), default=0)
     timings = {"train_s": round(seconds, 3)}
     return {**timings, "step_ms": round(1000 * seconds / steps, 4)} if steps else timings
+
+
+def model_knobs(model: DictConfig) -> dict:
+    """The backbone's capacity as a knob (``width``: the shared bottleneck of ``model=linear``), so that a
+    study can sweep it (conf/study/capacity.yaml); constant elsewhere, where the report ignores it."""
+    return {"width": model.get("width")} if "width" in model else {}
 
 
 def compatible_batches(members: list[tuple]) -> list[list[tuple]]:

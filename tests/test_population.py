@@ -225,3 +225,12 @@ def test_a_job_whose_loss_explodes_is_recorded_failed_with_its_step(tmp_path):
     assert summary["status"] == record["status"] == "failed"
     assert record["error"].startswith("DivergenceError: training diverged at step ")
     assert "1000x its first step's" in record["error"]
+
+
+def test_the_models_width_is_a_knob_that_the_capacity_study_sweeps(tmp_path):
+    with initialize_config_dir(config_dir=str(ROOT / "conf"), version_base="1.3"):
+        study = compose("config", overrides=["+study=capacity"], return_hydra_config=True)
+    assert study.model.activation == "none" and "model.width" in study.hydra.sweeper.params
+    assert run_job(_compose(tmp_path, "model=linear", "model.width=2"))["status"] == "ok"
+    (record,) = _records(tmp_path).values()
+    assert record["knobs"]["width"] == 2
