@@ -73,9 +73,10 @@ def study_data(name: str, records: list[dict]) -> StudyData:
 
 
 def varied_knobs(runs: pd.DataFrame) -> list[str]:
-    """Knob columns that take more than one value in a study: its x axes."""
+    """Knob columns that take more than one value in a study: its x axes. A knob that older records lack
+    (NaN there) is not varied by that alone: records from before a knob was recorded still pair up."""
     knobs = [c for c in runs.columns if c not in NON_KNOB_COLUMNS]
-    return [k for k in knobs if runs[k].astype(str).nunique() > 1]
+    return [k for k in knobs if runs[k].dropna().astype(str).nunique() > 1]
 
 
 def task_scores(tidy_frame: pd.DataFrame, split: str = "test") -> pd.DataFrame:
