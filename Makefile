@@ -42,6 +42,7 @@ bench-full: bench
 	$(PY) -m bench.run -m +study=digits_shift $(SEEDS20)
 	$(PY) -m bench.run -m +study=regime_map $(SEEDS20)
 	$(PY) -m bench.run -m +study=capacity $(SEEDS20)
+	$(PY) -m bench.run -m +study=noise $(SEEDS20)
 	$(PY) -m bench.run -m +study=target_size regime=tl_lp_ft,tl_l2_sp,tl_partial,tl_bss $(SEEDS20)
 	$(PY) -m bench.run -m +study=digits regime=tl_lp_ft,tl_l2_sp,tl_partial,tl_bss $(SEEDS20)
 	$(PY) -m bench.run -m +study=covariate_shift regime=tl_lp_ft,tl_l2_sp,tl_partial,tl_bss $(SEEDS20)
