@@ -234,3 +234,24 @@ def test_the_models_width_is_a_knob_that_the_capacity_study_sweeps(tmp_path):
     assert run_job(_compose(tmp_path, "model=linear", "model.width=2"))["status"] == "ok"
     (record,) = _records(tmp_path).values()
     assert record["knobs"]["width"] == 2
+
+
+def test_mtl_selected_per_task_keeps_each_tasks_best_validation_state():
+    """The trajectory is the shared-selection one until that stops, so every task's per-task validation loss
+    can only be lower; each task has its own selected step, and its trunk is the one of that step."""
+    family_recipe = dict(kind="regression")
+    seeds = [0, 1]
+    families = [family(family_recipe, seed) for seed in seeds]
+    members = grid(seeds, [3e-3], [0.0])
+    shared = MultiTask().run(families, MLP, TRAINING, members)
+    per_task = MultiTask(selection="per_task").run(families, MLP, TRAINING, members)
+    for one, each in zip(shared, per_task, strict=True):
+        assert len(each.fit["selected_steps"]) == 3 and len(one.fit["selected_steps"]) == 1
+        for a, b in zip(one.tasks, each.tasks, strict=True):
+            assert b["val"]["loss"] <= a["val"]["loss"]
+        assert each.fit["steps"] >= one.fit["steps"]
+    (alone,) = MultiTask(selection="per_task").run(families[1:], MLP, TRAINING, members[1:])
+    assert schedule(alone.fit) == schedule(per_task[1].fit)
+    assert largest_relative_difference(alone.tasks, per_task[1].tasks) < 1e-5
+    with pytest.raises(ValueError, match="regime.selection='best' is invalid"):
+        MultiTask(selection="best")

@@ -45,9 +45,11 @@ def init_backbone(factory: BackboneFactory, input_shape: tuple[int, ...], member
 
 
 def build_module(task_sets: list[tuple[Task, ...]], backbone: nn.Module, members: list[Member], shared: bool,
-                 train_backbone: bool = True, failed: list[bool] | None = None, weighting=None) -> PopulationModule:
+                 train_backbone: bool = True, failed: list[bool] | None = None, weighting=None,
+                 per_task_selection: bool = False) -> PopulationModule:
     """The module, each member's heads initialised as ``nn.Linear`` from its own (seed, task) stream."""
-    module = PopulationModule(task_sets, backbone, members, shared, train_backbone, failed, weighting)
+    module = PopulationModule(task_sets, backbone, members, shared, train_backbone, failed, weighting,
+                              per_task_selection)
     for t, head in enumerate(module.heads):
         for r, (member, tasks) in enumerate(zip(members, task_sets, strict=True)):
             torch.manual_seed(task_seed(member.seed, tasks[t]))
@@ -56,9 +58,11 @@ def build_module(task_sets: list[tuple[Task, ...]], backbone: nn.Module, members
 
 
 def train_jointly(task_sets: list[tuple[Task, ...]], backbone: BackboneFactory, training: Training,
-                  members: list[Member], shared: bool, weighting=None) -> tuple[PopulationModule, list[MemberFit]]:
+                  members: list[Member], shared: bool, weighting=None,
+                  per_task_selection: bool = False) -> tuple[PopulationModule, list[MemberFit]]:
     model = init_backbone(backbone, task_sets[0][0].input_shape, members, 1 if shared else len(task_sets[0]))
-    module = build_module(task_sets, model, members, shared, weighting=weighting)
+    module = build_module(task_sets, model, members, shared, weighting=weighting,
+                          per_task_selection=per_task_selection)
     return module, training.fit(module)
 
 

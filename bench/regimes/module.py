@@ -66,8 +66,8 @@ class ActiveSlots:
     """
 
     def __init__(self, active: torch.Tensor, shared: bool, device: torch.device) -> None:
-        if shared:
-            self.members = active[:, 0].nonzero().flatten().to(device)
+        if shared:  # a member trains while any of its selection groups does
+            self.members = active.any(1).nonzero().flatten().to(device)
             return
         tasks = active.shape[1]
         # Task-major, so that each task's copies are one contiguous block of the batched features
@@ -86,11 +86,17 @@ class PopulationModule(pl.LightningModule):
     """
 
     def __init__(self, task_sets: list[tuple[Task, ...]], backbone: nn.Module, members: list[Member], shared: bool,
-                 train_backbone: bool = True, failed: list[bool] | None = None, weighting=None) -> None:
+                 train_backbone: bool = True, failed: list[bool] | None = None, weighting=None,
+                 per_task_selection: bool = False) -> None:
         super().__init__()
         _check_same_tasks(task_sets)
         self.task_sets, self.tasks, self.members, self.shared = task_sets, task_sets[0], members, shared
         self.n_members, self.groups = len(members), 1 if shared else len(self.tasks)
+        # Selection groups: one per task when unshared, or when a shared model keeps each task's best state
+        # (its trunk and head at that task's best step, ``per_task_selection``); else one per member.
+        self.per_task_selection = shared and per_task_selection
+        self.selection_groups = len(self.tasks) if not shared or per_task_selection else 1
+        self.task_trunks: list[tuple[dict[str, torch.Tensor], torch.Tensor]] | None = None
         if backbone.copies != self.n_members * self.groups:
             raise ValueError(f"backbone has {backbone.copies} copies, {self.n_members * self.groups} needed for "
                              f"{self.n_members} members x {self.groups} groups")
@@ -119,11 +125,16 @@ class PopulationModule(pl.LightningModule):
         return torch.arange(self.n_members, device=self.device) * self.groups + task
 
     def group_of(self, task: int) -> int:
-        return 0 if self.shared else task
+        """The selection group of ``task``."""
+        return 0 if self.selection_groups == 1 else task
 
     def set_active(self, active: torch.Tensor) -> None:
         """``active`` ``[R, G]``: the (member, group) slots that keep training from the next step on."""
         self.slots = None if bool(active.all()) else ActiveSlots(active, self.shared, self.device)
+
+    def is_shared_trunk(self, name: str) -> bool:
+        """Whether parameter ``name`` is a trunk that several selection groups of a member share."""
+        return self.per_task_selection and name.startswith("backbone.")
 
     def forward(self, xs: torch.Tensor) -> list[torch.Tensor]:
         """``xs``: one batch per member and task ``[R, T, B, *input]``; returns T outputs ``[R, B, n_outputs]``."""
@@ -212,11 +223,19 @@ class PopulationModule(pl.LightningModule):
         self.eval()
         outputs = []
         for t, head in enumerate(self.heads):
+            if self.task_trunks is not None:
+                self._load_trunk(*self.task_trunks[t])
             stacked, sizes, _ = self.split_data(split, t)
             out = head(self.backbone(stacked, self.task_copies(t)))
             outputs.append([out[r, :n] for r, n in enumerate(sizes)])
         self.train(was_training)
         return outputs
+
+    @torch.no_grad()
+    def _load_trunk(self, trunk: dict[str, torch.Tensor], members: torch.Tensor) -> None:
+        """The shared trunk of the members in ``members`` (a mask) as one task selected it."""
+        for name, param in self.backbone.named_parameters():
+            param[members] = trunk[f"backbone.{name}"][members]
 
     def losses(self, split: str) -> list[list[float]]:
         """The mean loss of every member (outer list) on every task (inner list), as ``task_metrics`` has it."""
@@ -236,7 +255,7 @@ class PopulationModule(pl.LightningModule):
     def copy_mask(self, name: str, groups: torch.Tensor) -> torch.Tensor:
         """For a ``[R, G]`` mask of (member, group), the mask of parameter ``name``'s leading copies."""
         if name.startswith(("backbone.", "weighting.")):  # weighting.: a method's per-member parameters
-            return groups.flatten()
+            return groups.any(1) if self.per_task_selection else groups.flatten()
         task = int(name.split(".")[1])
         return groups[:, self.group_of(task)]
 
@@ -244,7 +263,7 @@ class PopulationModule(pl.LightningModule):
     def clear_members(self, members: torch.Tensor, optimizer: torch.optim.Optimizer) -> None:
         """Zero the parameters and Adam moments of failed members: their outputs stay finite and, with their
         losses masked, their parameters stay put; the other members never read them."""
-        mask = members[:, None].expand(self.n_members, self.groups)
+        mask = members[:, None].expand(self.n_members, self.selection_groups)
         for name, param in self.named_parameters():
             rows = self.copy_mask(name, mask).to(param.device)
             param[rows] = 0

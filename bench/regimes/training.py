@@ -92,7 +92,7 @@ class SelectBest(pl.Callback):
 
     def __init__(self, module: PopulationModule, patience: int) -> None:
         self.patience = patience
-        members, groups = module.n_members, module.groups
+        members, groups = module.n_members, module.selection_groups
         self.tasks_of = [[t for t in range(len(module.tasks)) if module.group_of(t) == g] for g in range(groups)]
         self.best = [[float("inf")] * groups for _ in range(members)]
         self.waits = [[0] * groups for _ in range(members)]
@@ -105,6 +105,9 @@ class SelectBest(pl.Callback):
 
     def on_fit_start(self, trainer: pl.Trainer, module: PopulationModule) -> None:
         self.state = {name: param.detach().clone() for name, param in module.named_parameters()}
+        # A trunk shared by several selection groups (MTL selected per task) keeps one copy per group.
+        self.trunks = [{name: param.detach().clone() for name, param in module.named_parameters()
+                        if module.is_shared_trunk(name)} for _ in range(module.selection_groups)]
         self.untrained = module.losses("val")
         for r in module.initially_failed.nonzero().flatten().tolist():
             self.fail(r, "failed before this stage")
@@ -157,6 +160,10 @@ class SelectBest(pl.Callback):
             return
         self.selected |= improved
         for name, param in module.named_parameters():
+            if module.is_shared_trunk(name):
+                for group, rows in enumerate(improved.T):
+                    self.trunks[group][name][rows] = param.detach()[rows]
+                continue
             rows = module.copy_mask(name, improved).to(param.device)
             self.state[name][rows] = param.detach()[rows]
 
@@ -167,8 +174,13 @@ class SelectBest(pl.Callback):
     def restore_best(self, module: PopulationModule, steps: int) -> list[MemberFit]:
         """Leave every member at its selected state; returns each member's fit."""
         for name, param in module.named_parameters():
+            if module.is_shared_trunk(name):
+                continue
             rows = module.copy_mask(name, self.selected).to(param.device)
             param[rows] = self.state[name][rows]
+        if module.per_task_selection:  # each task is evaluated on the trunk of its own best step
+            module.task_trunks = [(self.trunks[module.group_of(t)], self.selected[:, module.group_of(t)])
+                                  for t in range(len(module.tasks))]
         for fit, best_steps in zip(self.fits, self.best_steps, strict=True):
             fit.steps = fit.steps or steps
             fit.selected_steps = best_steps
