@@ -1,7 +1,7 @@
 """Regenerate golden_single_runs.json: the single-run engine of commit 5401908 on today's synthetic generator.
 
-    git worktree add /tmp/before-populations 5401908
-    .venv/bin/python tests/data/make_golden.py /tmp/before-populations tests/data/golden_single_runs.json
+    git worktree add ../before-populations 5401908
+    .venv/bin/python tests/data/make_golden.py ../before-populations tests/data/golden_single_runs.json
 
 The cases are those of tests/test_population.py (CASES), with the same tiny budget.
 """
