@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import inspect
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
@@ -53,14 +53,15 @@ def check_count(key: str, value: Any, minimum: int = 1) -> None:
         raise ConfigError(f"{key}={value!r} is invalid, expected an integer >= {minimum}")
 
 
-def check_trainer(trainer: DictConfig) -> None:
+def check_trainer(trainer: Mapping) -> None:
+    """A trainer config, composed or a plain mapping (``bench.regimes.training.Training`` checks itself here)."""
     for name in ("max_steps", "eval_every", "patience", "batch_size"):
         check_count(f"trainer.{name}", trainer.get(name))
     _one_or_list("trainer.lr", trainer.get("lr"), lambda v: _is_number(v) and v > 0, "a number > 0")
     _one_or_list("trainer.weight_decay", trainer.get("weight_decay", 0.0), lambda v: _is_number(v) and v >= 0,
                  "a number >= 0")
     if trainer.get("accelerator", "auto") not in ACCELERATORS:
-        raise ConfigError(f"trainer.accelerator={trainer.accelerator!r} is invalid, expected one of "
+        raise ConfigError(f"trainer.accelerator={trainer.get('accelerator')!r} is invalid, expected one of "
                           f"{', '.join(ACCELERATORS)}")
 
 

@@ -23,6 +23,7 @@ from omegaconf import DictConfig, OmegaConf
 
 import bench.config_schema  # noqa: F401 - registers the typed schemas that conf/'s defaults lists name
 import bench.overrides  # noqa: F401 - Hydra's lexer errors on '#', spaces, non-ASCII say how to quote
+from bench.checks import check_seed
 from bench.cli import one_line_errors
 from bench.metrics import PRIMARY_METRIC
 from bench.preflight import ONE_LINE_ERRORS, job_failed, preflight
@@ -60,11 +61,8 @@ def population_members(cfg: DictConfig) -> list:
     (each one value or a list)."""
     from bench.regimes.population import as_list, grid
 
+    check_seed(cfg.seed)
     seeds = as_list(OmegaConf.to_container(cfg.seed) if OmegaConf.is_list(cfg.seed) else cfg.seed)
-    for seed in seeds:
-        if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2**32:
-            raise ValueError(f"seed={cfg.seed!r} is invalid, expected a non-negative integer below 2**32 "
-                             "or a list of them")
     trainer = OmegaConf.to_container(cfg.trainer, resolve=True)
     return grid(seeds, as_list(trainer["lr"]), as_list(trainer["weight_decay"]))
 
@@ -176,11 +174,11 @@ def model_knobs(model: DictConfig) -> dict:
 def compatible_batches(members: list[tuple]) -> list[list[tuple]]:
     """Members whose families have the same tasks and input shape train as one population. Seeds usually
     agree; a table whose one-hot columns depend on the seed's training rows can split a job in several."""
+    from bench.regimes.population import recipe_signature
+
     batches: dict[tuple, list[tuple]] = {}
     for item in members:
-        family = item[2]
-        key = (family.input_shape, tuple((t.name, t.kind, t.n_outputs) for t in family.tasks))
-        batches.setdefault(key, []).append(item)
+        batches.setdefault(recipe_signature(item[2].tasks), []).append(item)
     return list(batches.values())
 
 

@@ -207,7 +207,8 @@ def test_a_hyper_parameter_grid_is_one_job(tmp_path):
 
 def test_bad_seeds_are_named(tmp_path):
     summary = run_job(_compose(tmp_path, "seed=[0,-1]"))
-    assert summary["status"] == "failed" and "seed=" in summary["error"] and "non-negative integer" in summary["error"]
+    assert summary["status"] == "failed" and "seed=" in summary["error"]
+    assert "an integer in [0, 2**32 - 1]" in summary["error"]
 
 
 def test_members_whose_data_differ_in_shape_train_in_separate_populations():

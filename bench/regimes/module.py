@@ -14,7 +14,7 @@ from bench.metrics import task_metrics
 from bench.models.backbones import CopiedHead
 from bench.regimes.losses import member_losses, selection_loss, stacked_class_weights
 from bench.regimes.optim import population_adam
-from bench.regimes.population import Member
+from bench.regimes.population import Member, recipe_signature
 from bench.weighting import EqualWeights
 
 # A member diverges when its training loss exceeds this many times its first step's loss, or its validation
@@ -239,16 +239,17 @@ class PopulationModule(pl.LightningModule):
 
     def losses(self, split: str) -> list[list[float]]:
         """The mean loss of every member (outer list) on every task (inner list), as ``task_metrics`` has it."""
-        outputs = self.predict(split)
-        labels = [self.split_data(split, t)[2] for t in range(len(self.tasks))]
-        return [[selection_loss(task, outputs[t][r], labels[t][r]) for t, task in enumerate(tasks)]
-                for r, tasks in enumerate(self.task_sets)]
+        return self._score(split, selection_loss)
 
     def metrics(self, split: str) -> list[list[dict[str, float]]]:
         """Metrics of every member (outer list) on every task (inner list) on a whole split."""
+        return self._score(split, task_metrics)
+
+    def _score(self, split: str, score: Callable) -> list[list]:
+        """``score(task, output, labels)`` of every member (outer list) on every task (inner list)."""
         outputs = self.predict(split)
         labels = [self.split_data(split, t)[2] for t in range(len(self.tasks))]
-        return [[task_metrics(task, outputs[t][r], labels[t][r]) for t, task in enumerate(tasks)]
+        return [[score(task, outputs[t][r], labels[t][r]) for t, task in enumerate(tasks)]
                 for r, tasks in enumerate(self.task_sets)]
 
     # Selection and failure: per (member, group) slices of every parameter.
@@ -261,8 +262,8 @@ class PopulationModule(pl.LightningModule):
 
     @torch.no_grad()
     def clear_members(self, members: torch.Tensor, optimizer: torch.optim.Optimizer) -> None:
-        """Zero the parameters and Adam moments of failed members: their outputs stay finite and, with their
-        losses masked, their parameters stay put; the other members never read them."""
+        """Zero the parameters and Adam moments of failed members: their outputs stay finite, and as they have
+        left the computation (``set_active``) their parameters stay put; the other members never read them."""
         mask = members[:, None].expand(self.n_members, self.selection_groups)
         for name, param in self.named_parameters():
             rows = self.copy_mask(name, mask).to(param.device)
@@ -277,11 +278,9 @@ def _pad_rows(x: torch.Tensor, rows: int) -> torch.Tensor:
 
 
 def _check_same_tasks(task_sets: list[tuple[Task, ...]]) -> None:
-    """Members share the recipe: the same task names, kinds and output sizes, in the same order."""
-    def signature(tasks):
-        return [(t.name, t.kind, t.n_outputs, t.input_shape) for t in tasks]
-
-    first = signature(task_sets[0])
+    """Members share the recipe: the same task names, kinds, output sizes and input shapes, in order."""
+    first = recipe_signature(task_sets[0])
     for tasks in task_sets[1:]:
-        if signature(tasks) != first:
-            raise ValueError(f"population members must share their tasks, got {signature(tasks)} and {first}")
+        if recipe_signature(tasks) != first:
+            raise ValueError(f"population members must share their tasks, got {recipe_signature(tasks)} and "
+                             f"{first}")

@@ -50,6 +50,11 @@ def schedule(fit: Any) -> Any:
     return fit
 
 
+def recipe_signature(tasks) -> tuple:
+    """What members must share to train as one population: each task's name, kind, outputs and input shape."""
+    return tuple((t.name, t.kind, t.n_outputs, t.input_shape) for t in tasks)
+
+
 def as_list(value: Any) -> list:
     """A config value that may be one value or a list of them (a population axis)."""
     return list(value) if isinstance(value, Sequence) and not isinstance(value, str) else [value]

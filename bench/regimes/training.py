@@ -16,16 +16,15 @@ import time
 import warnings
 import zlib
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 
 import pytorch_lightning as pl
 import torch
 
+from bench.checks import check_trainer
 from bench.data.family import Task
 from bench.regimes.module import DIVERGENCE_FACTOR, PopulationModule
-from bench.regimes.population import MemberFit, as_list
-
-ACCELERATORS = ("auto", "cpu", "gpu")
+from bench.regimes.population import MemberFit
 
 
 def task_seed(seed: int, task: Task) -> int:
@@ -101,6 +100,7 @@ class SelectBest(pl.Callback):
         self.fits = [MemberFit() for _ in range(members)]
         self.selected = torch.zeros(members, groups, dtype=torch.bool)
         self.state: dict[str, torch.Tensor] = {}
+        self.trunks: list[dict[str, torch.Tensor]] = []
         self.untrained: list[list[float]] = []
 
     def on_fit_start(self, trainer: pl.Trainer, module: PopulationModule) -> None:
@@ -207,18 +207,7 @@ class Training:
     progress_bar: bool = False
 
     def __post_init__(self) -> None:
-        for name in ("max_steps", "eval_every", "patience", "batch_size"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"trainer.{name}={value!r} is invalid, expected an integer >= 1")
-        for name, minimum in (("lr", "a positive number"), ("weight_decay", "a number >= 0")):
-            for value in as_list(getattr(self, name)):
-                number = isinstance(value, int | float) and not isinstance(value, bool)
-                if not number or value < 0 or (name == "lr" and value == 0):
-                    raise ValueError(f"trainer.{name}={getattr(self, name)!r} is invalid, expected {minimum} "
-                                     "or a list of them")
-        if self.accelerator not in ACCELERATORS:
-            raise ValueError(f"trainer.accelerator={self.accelerator!r} is invalid, expected one of {ACCELERATORS}")
+        check_trainer(asdict(self))  # the checks a composed config gets (bench/checks.py)
         if self.accelerator == "gpu" and not torch.cuda.is_available():
             raise ValueError("trainer.accelerator='gpu' but torch sees no GPU (torch.cuda.is_available() is False)")
 
