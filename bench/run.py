@@ -107,9 +107,10 @@ def run_job(cfg: DictConfig) -> dict:
 
 def train_population(cfg: DictConfig, pending: list) -> list[dict]:
     """One record per pending member: its family is drawn from its seed, all train as one population."""
+    found = versions()  # once per job: it asks git twice, and every member ran the same code
     records = [{"run_id": run_id(config), "study": cfg.study_name, "seed": member.seed,
                 "regime": str(cfg.regime.get("_target_", "?")).rsplit(".", 1)[-1],
-                "strategy": cfg.regime.get("strategy"), "config": config, "versions": versions(),
+                "strategy": cfg.regime.get("strategy"), "config": config, "versions": dict(found),
                 "population": {"size": len(pending), "index": index}}
                for index, (member, config) in enumerate(pending)]
     start = time.perf_counter()
