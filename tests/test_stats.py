@@ -154,7 +154,8 @@ def test_verdict_rule():
 def test_overall_effect_and_simultaneous_level():
     assert overall_effect(0.02, 0.05, 0.01) == "helps" and overall_effect(-0.05, -0.02, 0.01) == "hurts"
     assert overall_effect(-0.005, 0.005, 0.01) == "no effect" and overall_effect(-0.05, 0.02, 0.01) == "unclear"
-    rows = [{"claim": 1, "study": "relatedness", "margin": 1.0, "changes": np.array([5.0, 6.0, 7.0, 5.5]),
+    rows = [{"claim": 1, "study": "relatedness", "margin": 1.0, "expected_sign": +1,
+             "changes": np.array([5.0, 6.0, 7.0, 5.5]),
              "levels": np.array([2.0, 3.0, 2.5, 2.0])} for _ in range(4)]
     judged = judge(rows)
     assert all(r["level"] == pytest.approx(1 - 0.05 / 4) for r in judged)

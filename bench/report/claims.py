@@ -155,6 +155,7 @@ def evaluate_claim(claim: Claim, studies: dict[str, StudyData]) -> list[dict]:
         changes, levels = end_to_end(mine, claim.knob, study.keys)
         rows.append(_row(
             claim, arm, **measured, changes=changes, levels=levels, margin=MARGINS[claim.measure],
+            expected_sign=claim.expected_sign,
             low_knob=ends[claim.knob].iloc[0], low=_interval(ends.iloc[0]),
             high_knob=ends[claim.knob].iloc[-1], high=_interval(ends.iloc[-1]),
             note="" if len(changes) >= MIN_SEEDS else f"only {len(changes)} seeds with both ends",
@@ -172,16 +173,13 @@ def judge(rows: list[dict], family_level: float = FAMILY_LEVEL) -> list[dict]:
         low, high = bootstrap_ci(changes, level=level)
         row.update(change=float(changes.mean()) if len(changes) else float("nan"), change_low=low,
                    change_high=high, n_units=len(changes), level=level,
-                   verdict=verdict(low, high, row["margin"], len(changes), _claim_sign(row)))
+                   verdict=verdict(low, high, row["margin"], len(changes), row["expected_sign"]))
         level_low, level_high = bootstrap_ci(levels, level=level)
         row.update(overall=overall_effect(level_low, level_high, row["margin"]),
                    overall_mean=float(levels.mean()) if len(levels) else float("nan"),
                    overall_low=level_low, overall_high=level_high)
     return rows
 
-
-def _claim_sign(row: dict) -> int:
-    return next(c.expected_sign for c in CLAIMS if c.number == row["claim"] and c.study == row["study"])
 
 
 def _interval(row: pd.Series) -> tuple[float, float, float, int]:
