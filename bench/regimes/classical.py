@@ -80,25 +80,38 @@ def _as_output(task: Task, model, x: np.ndarray) -> torch.Tensor:
     return torch.tensor(np.log(probabilities), dtype=torch.float32)
 
 
-def _linear(task: Task, strength: float):
+def _fit_linear(task: Task, strength: float, x: np.ndarray, y: np.ndarray):
+    """Standardised features, then Ridge (regression) or L2 logistic regression of the given strength."""
     from sklearn.linear_model import LogisticRegression, Ridge
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
 
     if task.kind == "regression":
-        return make_pipeline(StandardScaler(), Ridge(alpha=strength))
-    return make_pipeline(StandardScaler(), LogisticRegression(C=1.0 / strength, max_iter=2000))
+        model, y = make_pipeline(StandardScaler(), Ridge(alpha=strength)), y if y.shape[1] > 1 else y[:, 0]
+    else:
+        model = make_pipeline(StandardScaler(), LogisticRegression(C=1.0 / strength, max_iter=2000))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # convergence warnings at the grid's weakest strengths
+        return model.fit(x, y)
 
 
-def _select(task: Task, candidates, fit_one) -> tuple:
-    """Fit every candidate setting on train, keep the one with the best validation loss."""
+def _best(candidates, fit_one, val_loss) -> tuple:
+    """Fit every candidate setting on train; the model and setting with the lowest validation loss."""
     best = None
     for setting in candidates:
         model = fit_one(setting)
-        loss = task_metrics(task, _as_output(task, model, _inputs(task, "val")), task.val.y)["loss"]
+        loss = val_loss(model)
         if best is None or loss < best[0]:
             best = (loss, model, setting)
-    _, model, setting = best
+    return best[1], best[2]
+
+
+def _select(task: Task, candidates, fit_one) -> tuple:
+    """``_best`` on one task's validation loss; returns its predictor and the chosen setting."""
+    def val_loss(model) -> float:
+        return task_metrics(task, _as_output(task, model, _inputs(task, "val")), task.val.y)["loss"]
+
+    model, setting = _best(candidates, fit_one, val_loss)
     return (lambda t, split: _as_output(t, model, _inputs(t, split))), setting
 
 
@@ -110,13 +123,7 @@ def _fit_ridge(task: Task, seed: int):
     if _single_class(task):
         raise FamilyError(f"task {task.name!r}: one class in its training rows, a classifier cannot be fit")
     x, y = _inputs(task, "train"), _targets(task, "train")
-
-    def fit_one(strength):
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # convergence warnings at the grid's weakest strengths
-            return _linear(task, strength).fit(x, y if task.kind == "classification" or y.shape[1] > 1 else y[:, 0])
-
-    predict, strength = _select(task, STRENGTHS, fit_one)
+    predict, strength = _select(task, STRENGTHS, lambda strength: _fit_linear(task, strength, x, y))
     return predict, {"alpha": float(strength)}
 
 
@@ -153,17 +160,12 @@ def _fit_pooled(tasks: tuple[Task, ...], indicators: bool):
     x = np.vstack([inputs(i, t, "train") for i, t in enumerate(tasks)])
     y = np.concatenate([_targets(t, "train") for t in tasks])
     val_x = [inputs(i, t, "val") for i, t in enumerate(tasks)]
-    best = None
-    for strength in STRENGTHS:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            model = _linear(first, strength).fit(x, y if first.kind == "classification" or y.shape[1] > 1
-                                                 else y[:, 0])
-        loss = np.mean([task_metrics(t, _as_output(t, model, vx), t.val.y)["loss"]
-                        for t, vx in zip(tasks, val_x, strict=True)])
-        if best is None or loss < best[0]:
-            best = (loss, model, strength)
-    _, model, strength = best
+
+    def val_loss(model) -> float:  # the mean over tasks of each task's validation loss
+        return float(np.mean([task_metrics(t, _as_output(t, model, vx), t.val.y)["loss"]
+                              for t, vx in zip(tasks, val_x, strict=True)]))
+
+    model, strength = _best(STRENGTHS, lambda strength: _fit_linear(first, strength, x, y), val_loss)
     index = {task.name: i for i, task in enumerate(tasks)}
 
     def predict(task: Task, split: str) -> torch.Tensor:
