@@ -126,7 +126,7 @@ def train_population(cfg: DictConfig, pending: list) -> list[dict]:
         families = {}
         for record, (member, _) in zip(records, pending, strict=True):
             record.update(regime=regime.name, strategy=regime.strategy, device=training.device.type,
-                          weighting=getattr(regime, "weighting_name", None))
+                          weighting=getattr(regime, "weighting_name", None), variant=getattr(regime, "variant", {}))
             try:
                 if member.seed not in families:
                     families[member.seed] = instantiate(cfg.data, seed=member.seed)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import inspect
 
 import torch
 
@@ -46,6 +47,8 @@ class Transfer:
             raise ValueError(f"regime.trunk_lr={trunk_lr!r} is invalid, expected a number > 0")
         self.adaptation = make_strategy(strategy, options)
         self.strategy, self.pretrain, self.trunk_lr, self.source = strategy, pretrain, float(trunk_lr), source
+        self.variant = {**changed(Transfer, {"pretrain": pretrain, "source": source, "trunk_lr": self.trunk_lr}),
+                        **changed(type(self.adaptation), options)}
 
     def run(self, families: list[TaskFamily], backbone: BackboneFactory, training: Training,
             members: list[Member]) -> list[Outcome]:
@@ -86,6 +89,13 @@ class Transfer:
         cache_note = {"cached": True} if cached else {}
         return outcomes(module, adapt_fits, lambda r: {"pretrain": {**pretrain_fits[r].info(), **cache_note},
                                                        "adapt": adapt_info[r]})
+
+
+def changed(kind: type, values: dict) -> dict:
+    """The ``values`` that differ from ``kind``'s defaults: a record's ``variant``, which the report appends to
+    the arm's name, so that ``trunk_lr=0.1`` or ``pretrain=single`` is an arm of its own and not merged."""
+    defaults = {name: p.default for name, p in inspect.signature(kind).parameters.items()}
+    return {key: value for key, value in values.items() if value != defaults[key]}
 
 
 def pretrain_population(sources: list[tuple[Task, ...]], backbone: BackboneFactory, training: Training,

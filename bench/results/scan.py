@@ -32,8 +32,13 @@ def load_records(folder: Path) -> list[dict]:
     return records
 
 
-def regime_label(regime: str, strategy: str | None) -> str:
-    return f"{regime}-{strategy}" if strategy else regime
+def regime_label(regime: str, strategy: str | None, variant: dict | None = None) -> str:
+    """``tl-full``; a variant (settings off their defaults, e.g. ``trunk_lr``, ``pretrain``) is an arm of its
+    own: ``tl-full[pretrain=single, trunk_lr=0.1]``. Records without one keep the plain label."""
+    label = f"{regime}-{strategy}" if strategy else regime
+    if not isinstance(variant, dict) or not variant:
+        return label
+    return f"{label}[{', '.join(f'{key}={value}' for key, value in sorted(variant.items()))}]"
 
 
 def _run_fields(record: dict) -> dict:
@@ -42,7 +47,7 @@ def _run_fields(record: dict) -> dict:
         "study": record.get("study"),
         "regime": record["regime"],
         "strategy": record.get("strategy"),
-        "label": regime_label(record["regime"], record.get("strategy")),
+        "label": regime_label(record["regime"], record.get("strategy"), record.get("variant")),
         "seed": record["seed"],
         "status": record["status"],
         **{k: v for k, v in record.get("knobs", {}).items()},
