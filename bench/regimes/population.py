@@ -37,7 +37,8 @@ class MemberFit:
                 "stage_seconds": round(self.stage_seconds, 3), "population_size": self.population_size}
 
 
-ACCOUNTING = ("stage_seconds", "population_size", "cached")  # how, not what: a cached trunk is the same trunk
+# How, not what: a cached trunk is the same trunk; transfer's diagnostics measure the trunk beside the run.
+ACCOUNTING = ("stage_seconds", "population_size", "cached", "diagnostics")
 
 
 def schedule(fit: Any) -> Any:

@@ -7,6 +7,8 @@ members (seed, lr, weight decay, in order), the device type, torch's version and
 would produce. Entries are written atomically (a temporary file, then a rename), so parallel jobs that
 pretrain the same population at once leave one whole entry. ``bench.run`` caches in
 ``<experiments>/.pretrained`` for the duration of a job (``caching_in``); outside one, nothing is cached.
+The transferability diagnostics of a pretrained population on a target (``remembered``) are kept beside it,
+keyed by its key and the target's bytes: every strategy of a condition shares them, so they are computed once.
 """
 
 from __future__ import annotations
@@ -15,9 +17,10 @@ import contextlib
 import dataclasses
 import functools
 import hashlib
+import json
 import os
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import torch
@@ -62,6 +65,17 @@ def pretrain_key(task_sets: list[tuple[Task, ...]], backbone, training: Training
     return digest.hexdigest()[:24]
 
 
+def target_key(key: str, targets: list[Task]) -> str:
+    """``key`` (a pretrained population) joined with every member's target task, its test split included."""
+    digest = hashlib.sha256(key.encode())
+    for task in targets:
+        digest.update(repr((task.name, task.kind, task.n_outputs)).encode())
+        for split in (task.train, task.val, task.test):
+            digest.update(split.x.numpy().tobytes())
+            digest.update(split.y.numpy().tobytes())
+    return digest.hexdigest()[:24]
+
+
 @functools.cache
 def _code_digest() -> str:
     root = Path(__file__).resolve().parents[1]
@@ -84,17 +98,34 @@ def load(key: str, module: PopulationModule) -> list[MemberFit] | None:
 
 
 def save(key: str, module: nn.Module, fits: list[MemberFit]) -> None:
+    entry = {"state": {k: v.detach().cpu() for k, v in module.state_dict().items()},
+             "fits": [dataclasses.asdict(fit) for fit in fits]}
+    _write(f"{key}.pt", lambda file: torch.save(entry, file))
+
+
+def remembered(key: str | None, compute: Callable[[], list]) -> list:
+    """``compute()``, a JSON value, kept in the cache under ``key``: computed once per key (always without one)."""
+    folder = cache_folder()
+    path = folder / f"{key}.json" if folder and key else None
+    if path is not None and path.exists():
+        return json.loads(path.read_text())
+    value = compute()
+    if path is not None:
+        _write(path.name, lambda file: file.write(json.dumps(value).encode()))
+    return value
+
+
+def _write(name: str, write: Callable) -> None:
+    """Write the cache entry ``name`` atomically (a temporary file, then a rename); nothing outside a cache."""
     folder = cache_folder()
     if folder is None:
         return
     folder.mkdir(parents=True, exist_ok=True)
-    entry = {"state": {k: v.detach().cpu() for k, v in module.state_dict().items()},
-             "fits": [dataclasses.asdict(fit) for fit in fits]}
-    handle, temporary = tempfile.mkstemp(dir=folder, prefix=f".{key}.", suffix=".tmp")
+    handle, temporary = tempfile.mkstemp(dir=folder, prefix=f".{name}.", suffix=".tmp")
     try:
         with os.fdopen(handle, "wb") as file:
-            torch.save(entry, file)
-        os.replace(temporary, folder / f"{key}.pt")
+            write(file)
+        os.replace(temporary, folder / name)
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
         raise

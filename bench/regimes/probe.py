@@ -19,6 +19,7 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LogisticRegression, Ridge
 
 from bench.data.family import Task
+from bench.metrics import task_metrics
 from bench.regimes.losses import selection_loss
 
 # Inverse strengths for logistic regression (scikit-learn's C) and strengths for ridge (alpha): 1e-4 .. 1e4.
@@ -46,6 +47,13 @@ def fit_probe(task: Task, train: tuple[torch.Tensor, torch.Tensor], val: tuple[t
             best = (loss, weight, bias, {key: strength, "converged": converged})
     _, weight, bias, chosen = best
     return weight.float(), bias.float(), chosen
+
+
+def probe_metrics(task: Task, features: dict[str, torch.Tensor]) -> dict[str, float]:
+    """Test metrics of the probe fit on ``features['train']``, its strength chosen on ``features['val']``
+    (``features`` maps each split to the task's rows as features: a diagnostic, never a choice)."""
+    weight, bias, _ = fit_probe(task, (features["train"], task.train.y), (features["val"], task.val.y))
+    return task_metrics(task, features["test"].float().cpu() @ weight.T + bias, task.test.y)
 
 
 def _ridge(x: np.ndarray, y: np.ndarray, alpha: float) -> tuple[np.ndarray, np.ndarray, bool]:

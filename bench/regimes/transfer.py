@@ -8,10 +8,12 @@ import inspect
 import torch
 
 from bench.data.family import FamilyError, Split, Task, TaskFamily
+from bench.diagnostics import dead_fraction, effective_rank
 from bench.regimes import pretrain_cache
 from bench.regimes.joint import BackboneFactory, Outcome, build_module, init_backbone, outcomes, train_jointly
 from bench.regimes.module import PopulationModule
 from bench.regimes.population import Member, MemberFit
+from bench.regimes.probe import probe_metrics
 from bench.regimes.strategies import make_strategy
 from bench.regimes.training import Training
 
@@ -73,7 +75,7 @@ class Transfer:
     def adapt_from(self, sources: list[tuple[Task, ...]], families: list[TaskFamily], backbone: BackboneFactory,
                    training: Training, members: list[Member]) -> list[Outcome]:
         """Pretrain every member on its ``sources``, then adapt a copy of the trunk to its family's target."""
-        pretrained, pretrain_fits, cached = pretrain_population(sources, backbone, training, members)
+        pretrained, pretrain_fits, cached, key = pretrain_population(sources, backbone, training, members)
         module = build_module([(f.target,) for f in families], copy.deepcopy(pretrained.backbone), members,
                               shared=True, train_backbone=self.adaptation.trains_trunk,
                               failed=[fit.error is not None for fit in pretrain_fits])
@@ -82,13 +84,16 @@ class Transfer:
             module.heads[0].load_state_dict(pretrained.heads[target].state_dict())
         if self.trunk_lr != 1.0:
             module.lr_scales = {"backbone.": self.trunk_lr}
+        diagnostics = pretrain_cache.remembered(
+            key and pretrain_cache.target_key(key, [f.target for f in families]),
+            lambda: member_diagnostics(module, backbone, members))
         adapt_fits, adapt_info = self.adaptation.adapt(module, training)
         for pretrain, adapt in zip(pretrain_fits, adapt_fits, strict=True):
             if pretrain.error:
                 adapt.error = f"pretraining: {pretrain.error}"
         cache_note = {"cached": True} if cached else {}
         return outcomes(module, adapt_fits, lambda r: {"pretrain": {**pretrain_fits[r].info(), **cache_note},
-                                                       "adapt": adapt_info[r]})
+                                                       "adapt": adapt_info[r], "diagnostics": diagnostics[r]})
 
 
 def changed(kind: type, values: dict) -> dict:
@@ -99,20 +104,45 @@ def changed(kind: type, values: dict) -> dict:
 
 
 def pretrain_population(sources: list[tuple[Task, ...]], backbone: BackboneFactory, training: Training,
-                        members: list[Member]) -> tuple[PopulationModule, list[MemberFit], bool]:
-    """The population pretrained on ``sources``, from the cache when it holds it (``pretrain_cache``); the
-    last value says whether it came from there."""
+                        members: list[Member]) -> tuple[PopulationModule, list[MemberFit], bool, str | None]:
+    """The population pretrained on ``sources``, from the cache when it holds it (``pretrain_cache``), whether
+    it came from there, and its cache key (None when nothing is cached)."""
     key = pretrain_cache.pretrain_key(sources, backbone, training, members) if pretrain_cache.cache_folder() else None
     if key:
         module = build_module(sources, init_backbone(backbone, sources[0][0].input_shape, members, 1), members,
                               shared=True)
         fits = pretrain_cache.load(key, module)
         if fits is not None:
-            return module, fits, True
+            return module, fits, True, key
     module, fits = train_jointly(sources, backbone, training, members, shared=True)
     if key:
         pretrain_cache.save(key, module, fits)
-    return module, fits, False
+    return module, fits, False, key
+
+
+@torch.no_grad()
+def member_diagnostics(module: PopulationModule, backbone: BackboneFactory, members: list[Member]) -> list[dict]:
+    """Each member's transferability diagnostics on its target (``bench/diagnostics.py``): probes on the
+    pretrained trunk's features (before adaptation moves it), on the random trunk its STL run starts from and
+    on the raw inputs; the effective rank and dead units of both trunks' features of the target's test rows."""
+    with torch.random.fork_rng(devices=[]):  # the draw must not move the generator that adaptation reads
+        random = init_backbone(backbone, module.tasks[0].input_shape, members, 1).to(module.device)
+    splits = {split: module.split_data(split, 0) for split in ("train", "val", "test")}
+    features = {name: {split: trunk(stacked) for split, (stacked, _, _) in splits.items()}
+                for name, trunk in (("pretrained", module.backbone), ("random", random))}
+    found = []
+    for r, tasks in enumerate(module.task_sets):
+        if bool(module.initially_failed[r]):
+            found.append({})
+            continue
+        own = {name: {split: f[r, :splits[split][1][r]].cpu() for split, f in by_split.items()}
+               for name, by_split in features.items()}
+        own["raw"] = {split: tasks[0].split(split).x.flatten(1) for split in splits}
+        statistics = (("effective_rank", effective_rank), ("dead_units", dead_fraction))
+        found.append({"probe": {name: probe_metrics(tasks[0], rows) for name, rows in own.items()},
+                      **{statistic: {name: measure(own[name]["test"]) for name in ("pretrained", "random")}
+                         for statistic, measure in statistics}})
+    return found
 
 
 def best_source(by_source: dict[str, Outcome]) -> Outcome:
@@ -124,7 +154,8 @@ def best_source(by_source: dict[str, Outcome]) -> Outcome:
     name, best = min(done.items(), key=lambda item: item[1].tasks[0]["val"]["loss"])
     average = {split: {metric: sum(o.tasks[0][split][metric] for o in done.values()) / len(done)
                        for metric in best.tasks[0][split]} for split in ("val", "test")}
-    sources = {n: ({"val": o.tasks[0]["val"], "test": o.tasks[0]["test"]} if not o.error else {"error": o.error})
+    sources = {n: ({"val": o.tasks[0]["val"], "test": o.tasks[0]["test"], "diagnostics": o.fit["diagnostics"]}
+                   if not o.error else {"error": o.error})
                for n, o in by_source.items()}
     return Outcome(tasks=best.tasks, fit={**best.fit, "source": name, "sources": sources, "average": average})
 

@@ -1,0 +1,74 @@
+"""Transferability diagnostics: statistics with known answers, probes tied to the arms they explain, and one
+computation per pretrained trunk and target, whichever strategies run."""
+
+import pytest
+import torch
+
+import bench.regimes.transfer as transfer
+from bench.diagnostics import dead_fraction, effective_rank
+from bench.regimes import Transfer
+from bench.regimes.pretrain_cache import caching_in
+from tests.conftest import run_alone, tiny_family
+from tests.test_transfer import DEEP
+
+
+def orthonormal(n: int, seed: int) -> torch.Tensor:
+    q, _ = torch.linalg.qr(torch.randn(n, n, generator=torch.Generator().manual_seed(seed), dtype=torch.float64))
+    return q
+
+
+@pytest.mark.parametrize("d", [1, 5, 16])
+def test_the_effective_rank_of_an_orthogonal_matrix_is_its_size(d):
+    assert effective_rank(3.0 * orthonormal(d, d)) == pytest.approx(d)
+
+
+@pytest.mark.parametrize("k", [1, 3, 7])
+def test_the_effective_rank_of_k_equal_singular_values_is_k(k):
+    features = orthonormal(40, 0)[:, :k] @ orthonormal(12, 1)[:k]  # [40, 12], rank k, singular values 1
+    assert effective_rank(features) == pytest.approx(k)
+
+
+def test_unequal_singular_values_count_for_less_than_their_number():
+    features = orthonormal(10, 2)[:, :2] @ torch.diag(torch.tensor([10.0, 1.0], dtype=torch.float64)) \
+        @ orthonormal(6, 3)[:2]
+    assert 1.0 < effective_rank(features) < 2.0
+    assert effective_rank(torch.zeros(5, 4)) == 0.0
+
+
+def test_dead_units_are_the_columns_zero_on_every_row():
+    features = torch.tensor([[0.0, 1.0, 0.0, 2.0], [0.0, 0.0, 0.0, 3.0], [0.0, 4.0, 0.0, 0.0]])
+    assert dead_fraction(features) == 0.5
+
+
+def test_the_pretrained_probe_is_the_linear_probe_arm_and_raw_inputs_do_not_depend_on_the_source(fast_training):
+    family = tiny_family("classification")
+    tasks, fit = run_alone(Transfer("linear_probe"), family, DEEP, fast_training, seed=0)
+    diagnostics = fit["diagnostics"]
+    assert diagnostics["probe"]["pretrained"]["accuracy"] == pytest.approx(tasks[0]["test"]["accuracy"])
+    _, single = run_alone(Transfer("full", pretrain="single", source="task2"), family, DEEP, fast_training, seed=0)
+    assert single["diagnostics"]["probe"]["raw"] == diagnostics["probe"]["raw"]
+    assert single["diagnostics"]["probe"]["random"] == diagnostics["probe"]["random"]  # the STL starting trunk
+    assert single["diagnostics"]["effective_rank"]["pretrained"] != diagnostics["effective_rank"]["pretrained"]
+    assert 0 < diagnostics["effective_rank"]["pretrained"] <= 16 and 0 <= diagnostics["dead_units"]["random"] <= 1
+
+
+def test_each_source_in_turn_carries_its_own_diagnostics(fast_training):
+    family = tiny_family("classification")
+    _, fit = run_alone(Transfer("full", pretrain="single"), family, DEEP, fast_training, seed=0)
+    for name, found in fit["sources"].items():
+        _, alone = run_alone(Transfer("full", pretrain="single", source=name), family, DEEP, fast_training, seed=0)
+        assert found["diagnostics"] == alone["diagnostics"]
+
+
+def test_every_strategy_of_a_condition_shares_one_computation(tmp_path, fast_training, monkeypatch):
+    calls = []
+    compute = transfer.member_diagnostics
+    monkeypatch.setattr(transfer, "member_diagnostics", lambda *args: calls.append(1) or compute(*args))
+    family = tiny_family("classification")
+    with caching_in(tmp_path):
+        found = [run_alone(Transfer(strategy), family, DEEP, fast_training, seed=0)[1]["diagnostics"]
+                 for strategy in ("full", "linear_probe", "lp_ft")]
+        other = run_alone(Transfer("full"), tiny_family("classification", target_size=8), DEEP, fast_training, seed=0)
+    assert found[0] == found[1] == found[2]
+    assert len(calls) == 2  # the second target is another key
+    assert other[1]["diagnostics"] != found[0]
