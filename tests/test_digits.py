@@ -50,7 +50,7 @@ def test_tasks_knob_and_target(family):
     assert torch.equal(chosen.target.test.x, family.target.test.x)  # the same split whatever the tasks
     with pytest.raises(FamilyError, match=r"tasks=\['parity', 'odd'\] is invalid"):
         make_digits_tasks(seed=0, tasks=["parity", "odd"])
-    with pytest.raises(FamilyError, match="target='identity' is not one of"):
+    with pytest.raises(FamilyError, match="target='identity' is not a task"):
         make_digits_tasks(seed=0, tasks=["parity"], target="identity")
 
 

@@ -54,7 +54,8 @@ def test_one_task_per_target_column_on_shared_rows(csv):
     torch.testing.assert_close(train[:, :2].std(0, unbiased=False), torch.ones(2), atol=1e-5, rtol=0)
     assert torch.equal(train[:, 2:].sum(1), torch.ones(len(train)))
     assert abs(float(score.train.y.mean())) < 1e-5  # regression targets standardised on train
-    assert family.knobs == {"n_tasks": 2, "target": "score", "target_size": 90}
+    assert family.knobs == {"n_tasks": 2, "target": "score", "target_size": None}  # as requested
+    assert family.descriptors["target_train_size"] == 90  # as realised
 
 
 def test_encoder_statistics_come_from_training_rows_only():

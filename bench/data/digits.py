@@ -22,6 +22,7 @@ import torch
 from scipy import ndimage
 
 from bench.data.family import FamilyError, Split, Task, TaskFamily
+from bench.data.rotation import choose_target, sample_note
 from bench.data.splits import split_rows, stratified_subset
 
 # Each derived task: (number of classes, digit -> class). All are functions of the digit, so they share
@@ -95,18 +96,18 @@ def make_digits_tasks(
     target_size: int | None = None,
     val_fraction: float = 0.2,
     test_fraction: float = 0.3,
+    target_draw: int | None = None,
 ) -> TaskFamily:
-    """One task per derived label of the same images; ``target`` (default: the first task) is the transfer
-    target and may be given fewer labelled training images with ``target_size``."""
+    """One task per derived label of the same images; ``target`` (default: the first task; or ``target_draw``,
+    bench/data/rotation.py) is the transfer target and may be given fewer labelled training images with
+    ``target_size``."""
     tasks = list(tasks)
     unknown = [t for t in tasks if t not in DIGIT_TASKS]
     if not tasks or unknown:
         raise FamilyError(f"digits: tasks={tasks} is invalid, expected a non-empty list of {list(DIGIT_TASKS)}")
     if len(set(tasks)) != len(tasks):
         raise FamilyError(f"digits: tasks={tasks} lists a task twice")
-    target = target or tasks[0]
-    if target not in tasks:
-        raise FamilyError(f"digits: target={target!r} is not one of tasks={tasks}")
+    target = choose_target(tasks, target, target_draw, "digits")
     _check_common(target_size, val_fraction, test_fraction)
 
     images, digits = _digits()
@@ -119,10 +120,10 @@ def make_digits_tasks(
         own = _shrink_target(splits, labels, target_size, seed) if name == target else splits
         family_tasks.append(_task(name, images, labels, n_classes, own, "target" if name == target else "source"))
     family_tasks.sort(key=lambda t: t.role != "target")  # the target first, as in every family
-    knobs = dict(tasks=",".join(tasks), n_tasks=len(tasks), target=target,
-                 target_size=len(family_tasks[0].train))
-    descriptors = dict(train_sizes=[len(t.train) for t in family_tasks],
+    knobs = dict(tasks=",".join(tasks), n_tasks=len(tasks), target=target, target_size=target_size)
+    descriptors = dict(train_sizes=[len(t.train) for t in family_tasks], target_train_size=len(family_tasks[0].train),
                        target_per_class=_per_class(family_tasks[0]))
+    descriptors.update({"target_sample": sample} if (sample := sample_note(tasks, target_draw)) else {})
     return TaskFamily("digits-tasks", tuple(family_tasks), knobs, descriptors)
 
 
@@ -174,9 +175,10 @@ def make_digits_transfer(
 
     target, source = family_tasks
     knobs = dict(source_digits="".join(map(str, source_digits)), target_digits="".join(map(str, target_digits)),
-                 shift=shift, severity=severity, target_size=len(target.train))
+                 shift=shift, severity=severity, target_size=target_size)
     descriptors = dict(
         train_sizes=[len(t.train) for t in family_tasks],
+        target_train_size=len(target.train),
         target_per_class=_per_class(target),
         pixel_shift=float((target.test.x.mean(0) - source.test.x.mean(0)).norm()),
     )

@@ -24,6 +24,7 @@ import torch
 
 from bench.data.encoding import FeatureEncoder, is_numeric
 from bench.data.family import FamilyError, Split, Task, TaskFamily
+from bench.data.rotation import choose_target, sample_note
 from bench.data.scoring import Scoring, unseen_classes
 from bench.data.splits import given_rows, split_rows, stratified_subset
 
@@ -70,6 +71,7 @@ def family_from_frame(
     positive: Mapping[str, object] | None = None,
     given_split: Sequence[str] | None = None,
     name: str = "table",
+    target_draw: int | None = None,
 ) -> TaskFamily:
     """Tasks from ``frame`` (see the module docstring); ``source`` names it in messages (e.g. the file).
 
@@ -77,6 +79,7 @@ def family_from_frame(
     maps a target column to the class (or list of classes) that becomes class 1 of a binary task, every
     other value class 0. ``given_split`` holds ``train``, ``val`` or ``test`` per row, for splits that come
     with the data (data.test_path, data.val_path); validation rows are drawn from training rows if none.
+    ``target`` or ``target_draw`` chooses the transfer target (bench/data/rotation.py).
     """
     targets = [targets] if isinstance(targets, str) else list(targets)
     features = _check_columns(frame, source, targets, features, list(exclude), task_column, list(categorical))
@@ -106,7 +109,8 @@ def family_from_frame(
     groups = _task_rows(frame, source, targets, task_column, encoded)
     plans = _split_tasks(groups, encoded, len(frame), shared=task_column is None, seed=seed,
                          fractions=(val_fraction, test_fraction), source=source, dropped=dropped, given=given)
-    target_name = _target_name(target, [p[0] for p in plans], task_column, source)
+    names = [p[0] for p in plans]
+    target_name = choose_target(names, target, target_draw, source, aliases=(f"{task_column}=",) if task_column else ())
     plans.sort(key=lambda plan: plan[0] != target_name)  # the target first, as in every family
     if target_size is not None:
         plans[0] = _shrink_target(plans[0], target_size, seed, source)
@@ -129,9 +133,11 @@ def family_from_frame(
                       for t in tasks[:6]) + (f", ... ({len(tasks) - 6} more)" if len(tasks) > 6 else "")
     log.info("%s: %d task(s) [%s] on %d rows, %d feature column(s) encoded as %d inputs", source, len(tasks),
              shown, len(frame), len(features), len(encoder.names))
-    knobs = dict(n_tasks=len(tasks), target=tasks[0].name, target_size=len(tasks[0].train))
+    knobs = dict(n_tasks=len(tasks), target=tasks[0].name, target_size=target_size)
     descriptors = dict(source=source, n_rows=len(frame), n_inputs=len(encoder.names),
-                       train_sizes=[len(t.train) for t in tasks], dropped=dropped)
+                       train_sizes=[len(t.train) for t in tasks], target_train_size=len(tasks[0].train),
+                       dropped=dropped)
+    descriptors.update({"target_sample": sample} if (sample := sample_note(names, target_draw)) else {})
     if warnings:
         descriptors["warnings"] = warnings
     return TaskFamily(name, tasks, knobs, descriptors)
@@ -343,15 +349,6 @@ def _shrink_target(plan: tuple, target_size: int, seed: int, source: str) -> tup
     log.info("%s: target task %r keeps %d of its %d training rows (data.target_size=%d)",
              source, task_name, len(subset), len(train), target_size)
     return task_name, target, {**splits, "train": subset}
-
-
-def _target_name(target: str | None, names: list[str], task_column: str | None, source: str) -> str:
-    if target is None:
-        return names[0]
-    for candidate in (str(target), f"{task_column}={target}"):
-        if candidate in names:
-            return candidate
-    raise TableError(f"{source}: data.target={target!r} is not a task; tasks: {names}")
 
 
 def _warn_wide(encoder: FeatureEncoder, source: str) -> None:

@@ -60,7 +60,7 @@ def make_mnist_digits(seed: int, target_size: int | None = None, val_fraction: f
             splits = _shrink_target(splits, labels, target_size, seed)
         tasks.append(_task("digits" if role == "target" else "mnist", images, labels, 10, splits, role))
     target, source = tasks
-    knobs = dict(source="mnist", target_size=len(target.train))
-    descriptors = dict(train_sizes=[len(t.train) for t in tasks],
+    knobs = dict(source="mnist", target_size=target_size)
+    descriptors = dict(train_sizes=[len(t.train) for t in tasks], target_train_size=len(target.train),
                        pixel_shift=float((target.test.x.mean(0) - source.test.x.mean(0)).norm()))
     return TaskFamily("mnist-digits", tuple(tasks), knobs, descriptors)

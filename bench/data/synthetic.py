@@ -1,12 +1,19 @@
 """Controllable synthetic task families: the laboratory where each claim's knob is turned alone.
 
-After Wu, Zhang & Ré (2020): every task reads out a shared feature map ``h(x)``. The target (task 0) reads
-it with ``w_0``; each source with ``w_t = rho w_0 + sqrt(1 - rho^2) u_t``, independent ``u_t``, so ``rho``
-is the expected cosine between the target's readout and each source's (sources share ``rho^2`` with each
-other). The target is drawn from the seed alone, not from ``rho``: within a seed its data are bit for
-bit the same at every relatedness, so a curve along ``rho`` moves only the sources. Everything is drawn
+After Wu, Zhang & Ré (2020): every task reads out a shared feature map ``h(x)``. The anchor (task 0) reads
+it with ``w_0``; each other task with ``w_t = rho w_0 + sqrt(1 - rho^2) u_t``, independent ``u_t``, so ``rho``
+is the expected cosine between the anchor's readout and each other task's (those share ``rho^2`` with each
+other). The anchor is drawn from the seed alone, not from ``rho``: within a seed its data are bit for
+bit the same at every relatedness, so a curve along ``rho`` moves only the other tasks. Everything is drawn
 from the seed alone, each (task, split) from its own stream, so a smaller ``target_size`` gives a prefix
 of a larger one and the same seed gives the same data bit for bit.
+
+The anchor is the transfer target by default. ``target`` (or ``target_draw``, bench/data/rotation.py)
+makes another task the target without changing the generator: relatedness, covariate shift and the size
+ladder stay anchored at task 0, so with ``target_size`` null the family's data are bit for bit the same
+whichever task is the target, and rotating the target measures transfer to every task of one family (in
+the imbalance study, to every rung of the size ladder, not only the largest). ``target_size`` gives the
+chosen target its train size.
 """
 
 from __future__ import annotations
@@ -18,6 +25,7 @@ import numpy as np
 import torch
 
 from bench.data.family import FamilyError, Split, Task, TaskFamily
+from bench.data.rotation import choose_target, sample_note
 
 _TEACHER, _SHIFT = 1_000_001, 1_000_002  # stream ids distinct from task indices
 _SPLIT_IDS = {"train": 0, "val": 1, "test": 2}
@@ -40,17 +48,23 @@ def make_synthetic(
     target_size: int | None = None,
     n_val: int = 128,
     n_test: int = 1000,
+    target: str | int | None = None,
+    target_draw: int | None = None,
 ) -> TaskFamily:
-    """Draw a family of ``n_tasks`` tasks; task 0 is the transfer target, the others its sources.
+    """Draw a family of ``n_tasks`` tasks ``task0, task1, ...``; the target (``target``, e.g. ``task2`` or
+    ``2``, or ``target_draw``; by default task 0) is the transfer target, the others its sources.
 
     Train sizes follow a geometric ladder from ``n_train`` (task 0) down to ``n_train / imbalance``;
-    ``target_size``, when given, replaces task 0's train size. Each task ``t >= 1`` has its inputs'
+    ``target_size``, when given, replaces the target's train size. Each task ``t >= 1`` has its inputs'
     mean moved by ``covariate_shift`` (in input standard deviations) along its own random direction
     and its per-coordinate scales spread by ``exp(covariate_shift * g / 4)``.
     """
     _check_knobs(kind, n_classes, n_tasks, input_dim, relatedness, imbalance, covariate_shift, label_noise,
                  n_train, target_size, n_val, n_test)
     feature_dim = feature_dim or input_dim
+    names = [f"task{t}" for t in range(n_tasks)]
+    target_name = choose_target(names, target, target_draw, "synthetic data", aliases=("task",))
+    target_index = names.index(target_name)
     n_scores = 1 if kind == "regression" or n_classes == 2 else n_classes
 
     teacher = np.random.default_rng([seed, _TEACHER])
@@ -76,7 +90,7 @@ def make_synthetic(
         means.append(covariate_shift * direction / np.linalg.norm(direction))
         stds.append(np.exp(covariate_shift * shift_rng.standard_normal(input_dim) / 4))
 
-    train_sizes = _train_sizes(n_tasks, n_train, imbalance, target_size)
+    train_sizes = _train_sizes(n_tasks, n_train, imbalance, target_size, target_index)
     tasks = []
     for t in range(n_tasks):
         splits = {}
@@ -88,10 +102,10 @@ def make_synthetic(
             splits[split] = Split(torch.tensor(x, dtype=torch.float32), _labels(score, kind))
         tasks.append(
             Task(
-                name=f"task{t}",
+                name=names[t],
                 kind=kind,
                 n_outputs=n_classes if kind == "classification" else 1,
-                role="target" if t == 0 else "source",
+                role="target" if t == target_index else "source",
                 **splits,
             )
         )
@@ -99,14 +113,17 @@ def make_synthetic(
     knobs = dict(
         kind=kind, n_tasks=n_tasks, input_dim=input_dim, relatedness=relatedness, imbalance=imbalance,
         covariate_shift=covariate_shift, label_noise=label_noise, n_train=n_train,
-        target_size=train_sizes[0],
+        target=target_name, target_size=target_size,
     )
+    sample = sample_note(names, target_draw)
     descriptors = dict(
         readout_cosine=_mean_cosine_to_target(readouts),
         train_sizes=train_sizes,
+        target_train_size=train_sizes[target_index],
         mean_shift=float(np.mean([np.linalg.norm(t.train.x.mean(0).numpy() - tasks[0].train.x.mean(0).numpy())
                                   for t in tasks[1:]])) if n_tasks > 1 else 0.0,
     )
+    descriptors.update({"target_sample": sample} if sample else {})
     return TaskFamily(f"synthetic-{kind}", tuple(tasks), knobs, descriptors)
 
 
@@ -117,11 +134,12 @@ def _labels(score: np.ndarray, kind: str) -> torch.Tensor:
     return torch.tensor(labels, dtype=torch.long)
 
 
-def _train_sizes(n_tasks: int, n_train: int, imbalance: float, target_size: int | None) -> list[int]:
+def _train_sizes(n_tasks: int, n_train: int, imbalance: float, target_size: int | None,
+                 target_index: int) -> list[int]:
     ladder = [n_train * imbalance ** (-t / max(n_tasks - 1, 1)) for t in range(n_tasks)]
     sizes = [max(2, round(n)) for n in ladder]
     if target_size is not None:
-        sizes[0] = target_size
+        sizes[target_index] = target_size
     return sizes
 
 
