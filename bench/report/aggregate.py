@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
 import pandas as pd
 
 from bench.report.stats import bootstrap_ci
@@ -16,6 +17,10 @@ NON_KNOB_COLUMNS = {
 # Delta_m needs a ratio scale: R^2 can be zero or negative, so a task scored by R^2 enters by its MSE.
 DELTA_M_METRIC = {"r2": "mse"}
 BASELINE = "stl"
+ROTATION_KNOB = "target"  # the transfer target's name (bench/data/rotation.py): rotated, it is not a condition
+# A knob whose null means "all there is" (target_size: every training row of the target) and the descriptor
+# that holds what that came to in each run; a study shows null as one group, at the median of those values.
+REALISED = {"target_size": "target_train_size"}
 
 
 @dataclass(frozen=True)
@@ -26,6 +31,7 @@ class StudyData:
     runs: pd.DataFrame
     tidy: pd.DataFrame
     knobs: list[str]
+    notes: tuple[str, ...] = ()  # how the study's records were read: rotated targets, null knobs
 
     @property
     def keys(self) -> list[str]:
@@ -65,11 +71,71 @@ def _add_arms(frame: pd.DataFrame, weightings: dict[str, str | None]) -> pd.Data
 
 def study_data(name: str, records: list[dict]) -> StudyData:
     records = _with_config_knobs(records)
+    rotated = _rotation(records)
+    records, notes = _with_realised_nulls(records)
     weightings = {r["run_id"]: weighting_of(r) for r in records}
     runs = _add_arms(runs_table(records), weightings)
     data = tidy(records)
     data = _add_arms(data, weightings) if not data.empty else data
-    return StudyData(name, runs, data, varied_knobs(runs[runs["status"] == "ok"]))
+    knobs = varied_knobs(runs[runs["status"] == "ok"])
+    if rotated:
+        knobs = [k for k in knobs if k != ROTATION_KNOB]
+        data = _collapse_rotation(data, rotated)
+        notes.insert(0, _rotation_note(records, rotated))
+    return StudyData(name, runs, data, knobs, tuple(notes))
+
+
+def _rotation(records: list[dict]) -> list[str]:
+    """The targets a study rotates transfer over (sorted; those of its transfer runs), or [] when every run
+    has one target, or when the target's data depend on which task it is (``target_size`` set): then each
+    target is a condition of its own. STL and MTL may run once, at the default target."""
+    ok = [r for r in records if r.get("status") == "ok" and (r.get("knobs") or {}).get(ROTATION_KNOB) is not None]
+    named = {str(r["knobs"][ROTATION_KNOB]) for r in ok}
+    if len(named) < 2 or any(r["knobs"].get("target_size") is not None for r in ok):
+        return []
+    transfer = {str(r["knobs"][ROTATION_KNOB]) for r in ok if r.get("regime") == "tl"}
+    return sorted(transfer or named)
+
+
+def _rotation_note(records: list[dict], targets: list[str]) -> str:
+    samples = [d["target_sample"] for r in records if (d := r.get("descriptors") or {}).get("target_sample")]
+    sample = (f" They are a sample: draws of a fixed permutation of the {samples[0]['of']} tasks, seeded by "
+              f"{samples[0]['seed']} (data.target_draw; bench/data/rotation.py), the same for every seed and arm."
+              if samples else "")
+    return (f"**Target in turn.** Transfer's target is rotated over {len(targets)} tasks ({', '.join(targets)}; "
+            "`data.target`), each run pretraining on the others. The target's data do not depend on which task "
+            "it is (`target_size` is null), so each task is compared on the same data in every arm, and the "
+            "target-task measures average, per seed, over these targets." + sample)
+
+
+def _collapse_rotation(data: pd.DataFrame, targets: list[str]) -> pd.DataFrame:
+    """One row per arm, condition, seed, task, split and metric: runs of an arm that differ only in the
+    rotated target report the same data, so their rows are averaged; every rotated target has role target."""
+    if data.empty:
+        return data
+    data = data.drop(columns=[ROTATION_KNOB]).assign(role=np.where(data["task"].isin(targets), "target", "source"))
+    columns = [c for c in data.columns if c not in ("run_id", "value")]
+    grouped = data.groupby(columns, dropna=False, sort=False)
+    return grouped.agg(run_id=("run_id", "first"), value=("value", "mean")).reset_index()[data.columns]
+
+
+def _with_realised_nulls(records: list[dict]) -> tuple[list[dict], list[str]]:
+    """A null knob of ``REALISED`` (e.g. target_size: all the target's rows) is one group, shown at the
+    median of what it came to per run, not one group per seed; the notes give the range."""
+    notes, repaired = [], list(records)
+    for knob, descriptor in REALISED.items():
+        nulls = [i for i, r in enumerate(repaired)
+                 if knob in (r.get("knobs") or {}) and r["knobs"][knob] is None
+                 and (r.get("descriptors") or {}).get(descriptor) is not None]
+        if not nulls:
+            continue
+        sizes = [repaired[i]["descriptors"][descriptor] for i in nulls]
+        shown = int(np.median(sizes))
+        for i in nulls:
+            repaired[i] = {**repaired[i], "knobs": {**repaired[i]["knobs"], knob: shown}}
+        notes.append(f"`{knob}` null (all there is) is one group, shown as {shown}: the median of what it came "
+                     f"to in its {len(nulls)} run(s) (`{descriptor}` {min(sizes)}–{max(sizes)}).")
+    return repaired, notes
 
 
 def varied_knobs(runs: pd.DataFrame) -> list[str]:
@@ -87,9 +153,19 @@ def task_scores(tidy_frame: pd.DataFrame, split: str = "test") -> pd.DataFrame:
 
 
 def target_scores(tidy_frame: pd.DataFrame, split: str = "test") -> pd.DataFrame:
-    """The primary metric of each run's target task: the one score every regime, TL included, reports."""
+    """The primary metric of each run's target task: the one score every regime, TL included, reports.
+    With the target rotated, a seed's targets are averaged per metric into one row whose ``task`` says how
+    many (pairs form only between arms that cover the same number of targets)."""
     scores = task_scores(tidy_frame, split)
-    return scores[scores["role"] == "target"].copy()
+    scores = scores[scores["role"] == "target"]
+    columns = [c for c in scores.columns if c not in ("run_id", "task", "value", "kind")]
+    counts = scores.groupby(columns, dropna=False)["task"].transform("nunique")
+    if scores.empty or counts.max() == 1:
+        return scores.copy()
+    grouped = scores.groupby(columns, dropna=False, sort=False)
+    mean = grouped.agg(run_id=("run_id", "first"), kind=("kind", "first"), value=("value", "mean"),
+                       n=("task", "nunique")).reset_index()
+    return mean.assign(task=[f"mean of {n} targets" for n in mean.pop("n")])[scores.columns]
 
 
 def oriented(scores: pd.DataFrame) -> pd.DataFrame:

@@ -185,6 +185,8 @@ def build_study(name: str, records: list[dict], folder: Path) -> StudyReport:
     figures, tables = folder, folder / "tables"  # figures beside the study's README.md, as before
     figures.mkdir(parents=True, exist_ok=True)
     report = StudyReport(name, folder, study, study_protocol(records, study.knobs), [])
+    if study.notes:
+        report.sections.append(Section("How the records were read", list(study.notes)))
     if study.tidy.empty:
         report.sections.append(Section("No finished runs", ["Every run of this study failed; see below."]))
     elif target_scores(study.tidy).empty or "stl" not in set(study.tidy["arm"]):
