@@ -9,7 +9,11 @@ on the val and test splits of every task), so it appears in the tables, plots, r
 - ``ridge_pooled``: one such model on the union of the tasks' rows (the tasks must share kind and outputs),
   ``ridge_pooled_tasks`` the same with a one-hot task indicator appended to the inputs;
 - ``hgb`` per task: ``HistGradientBoostingRegressor`` / ``Classifier``, its leaf count and leaf size
-  chosen on validation: the strong tabular single-task baseline.
+  chosen on validation: the strong tabular single-task baseline;
+- ``multitask_elasticnet``: ``MultiTaskElasticNet`` on every task's outputs at once, its strength and
+  L1 ratio chosen on the tasks' mean validation loss. Its L1/L2 penalty selects the same input features for
+  every task (Obozinski et al. 2010), the classical form of hard sharing; it needs regression tasks on the
+  same rows (several target columns of one table).
 
 Features are standardised on the training rows (linear models only). The test split is read once, by the
 chosen model. Population members differ here only by their seed's data draw (and the boosted trees' seed);
@@ -29,9 +33,10 @@ from bench.metrics import task_metrics
 from bench.regimes.joint import Outcome
 from bench.regimes.population import Member
 
-ESTIMATORS = ("ridge", "ridge_pooled", "ridge_pooled_tasks", "hgb")
+ESTIMATORS = ("ridge", "ridge_pooled", "ridge_pooled_tasks", "hgb", "multitask_elasticnet")
 STRENGTHS = np.logspace(-4, 4, 17)  # ridge alpha; logistic C = 1 / alpha
 HGB_GRID = {"max_leaf_nodes": (7, 31), "min_samples_leaf": (3, 20)}  # small data needs small leaves
+ELASTIC_NET_GRID = {"alpha": np.logspace(-4, 1, 11), "l1_ratio": (0.2, 0.5, 0.8)}
 
 
 class Classical:
@@ -51,6 +56,8 @@ class Classical:
     def fit_family(self, family: TaskFamily, seed: int) -> Outcome:
         if self.estimator.startswith("ridge_pooled"):
             models = _fit_pooled(family.tasks, indicators=self.estimator == "ridge_pooled_tasks")
+        elif self.estimator == "multitask_elasticnet":
+            models = _fit_elastic_net(family.tasks)
         else:
             fit = _fit_ridge if self.estimator == "ridge" else _fit_boosted
             models = [fit(task, seed) for task in family.tasks]
@@ -134,10 +141,9 @@ def _fit_boosted(task: Task, seed: int):
         raise FamilyError(f"task {task.name!r}: hgb fits one regression output, the task has {task.n_outputs}")
     x, y = _inputs(task, "train"), _targets(task, "train")
     y = y if task.kind == "classification" else y[:, 0]
-    grid = [dict(zip(HGB_GRID, values, strict=True)) for values in itertools.product(*HGB_GRID.values())]
     kind = HistGradientBoostingClassifier if task.kind == "classification" else HistGradientBoostingRegressor
 
-    predict, setting = _select(task, grid, lambda s: kind(**s, random_state=seed % 2**32).fit(x, y))
+    predict, setting = _select(task, _grid(HGB_GRID), lambda s: kind(**s, random_state=seed % 2**32).fit(x, y))
     return predict, setting
 
 
@@ -172,3 +178,42 @@ def _fit_pooled(tasks: tuple[Task, ...], indicators: bool):
         return _as_output(task, model, inputs(index[task.name], task, split))
 
     return [(predict, {"alpha": float(strength)})] * len(tasks)
+
+
+def _grid(options: dict) -> list[dict]:
+    return [dict(zip(options, values, strict=True)) for values in itertools.product(*options.values())]
+
+
+def _fit_elastic_net(tasks: tuple[Task, ...]):
+    """One MultiTaskElasticNet over the outputs of every task, which must be regression tasks on one set of rows."""
+    from sklearn.linear_model import MultiTaskElasticNet
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    first = tasks[0]
+    for task in tasks:
+        if task.kind != "regression":
+            raise FamilyError(f"multitask_elasticnet fits regression tasks, {task.name!r} is {task.kind}")
+        for split in ("train", "val", "test"):
+            if not torch.equal(task.split(split).x, first.split(split).x):
+                raise FamilyError(f"multitask_elasticnet needs tasks on the same rows (several targets of one "
+                                  f"table): {task.name!r} and {first.name!r} differ in their {split} inputs")
+    ends = np.cumsum([0, *(task.n_outputs for task in tasks)])
+    y = np.hstack([_targets(task, "train") for task in tasks])
+
+    def fit_one(setting: dict):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # convergence warnings at the grid's weakest strengths
+            return make_pipeline(StandardScaler(), MultiTaskElasticNet(**setting, max_iter=5000)).fit(
+                _inputs(first, "train"), y)
+
+    def outputs(model, index: int, split: str) -> torch.Tensor:
+        return torch.tensor(model.predict(_inputs(first, split))[:, ends[index]:ends[index + 1]], dtype=torch.float32)
+
+    def val_loss(model) -> float:  # the mean over tasks of each task's validation loss
+        return float(np.mean([task_metrics(task, outputs(model, i, "val"), task.val.y)["loss"]
+                              for i, task in enumerate(tasks)]))
+
+    model, setting = _best(_grid(ELASTIC_NET_GRID), fit_one, val_loss)
+    chosen = {key: float(value) for key, value in setting.items()}
+    return [((lambda _, split, i=i: outputs(model, i, split)), chosen) for i in range(len(tasks))]
