@@ -124,3 +124,5 @@ def test_a_null_target_size_is_one_group_at_its_median_realised_size():
     assert sorted(study.runs["target_size"].unique()) == [30, 240]
     assert study.runs.groupby("target_size")["seed"].nunique().tolist() == [3, 3]  # not one group per seed
     assert any("shown as 240" in note and "223–245" in note for note in study.notes)
+    alone = study_data("shift", [r for r in records if r["knobs"]["target_size"] is None])
+    assert alone.knobs == [] and not alone.notes  # null everywhere: not swept, one group as it is

@@ -120,14 +120,15 @@ def _collapse_rotation(data: pd.DataFrame, targets: list[str]) -> pd.DataFrame:
 
 
 def _with_realised_nulls(records: list[dict]) -> tuple[list[dict], list[str]]:
-    """A null knob of ``REALISED`` (e.g. target_size: all the target's rows) is one group, shown at the
-    median of what it came to per run, not one group per seed; the notes give the range."""
+    """A null value of a swept ``REALISED`` knob (e.g. target_size: all the target's rows) is one group,
+    shown at the median of what it came to per run, not one group per seed; the notes give the range. A
+    knob that is null in every run is not swept and stays null."""
     notes, repaired = [], list(records)
     for knob, descriptor in REALISED.items():
         nulls = [i for i, r in enumerate(repaired)
                  if knob in (r.get("knobs") or {}) and r["knobs"][knob] is None
                  and (r.get("descriptors") or {}).get(descriptor) is not None]
-        if not nulls:
+        if not nulls or all((r.get("knobs") or {}).get(knob) is None for r in repaired):
             continue
         sizes = [repaired[i]["descriptors"][descriptor] for i in nulls]
         shown = int(np.median(sizes))
