@@ -8,6 +8,8 @@ from pathlib import Path
 import pandas as pd
 
 from bench.report.aggregate import StudyData, missing_runs, study_data, summarize, target_scores, task_scores
+from bench.report.compute import compute_view
+from bench.report.diagnostics import transferability_report
 from bench.report.methods import methods_report
 from bench.report.paired import (
     OUTCOMES,
@@ -197,11 +199,20 @@ def build_study(name: str, records: list[dict], folder: Path) -> StudyReport:
     else:
         study.tidy.to_csv(folder / "tidy.csv", index=False)
         report.sections += _result_sections(study, figures, report)
+        compute = compute_view(study, records)
+        if compute:
+            text, table = compute
+            report.sections.append(Section("Compute: pretraining free, and counted in", text, [plain_table(
+                table, "compute", "Steps and seconds per run, target side and in total",
+                "Means over runs; at_cap: the share of runs that ended at trainer.max_steps.", study.keys)]))
         methods = methods_report(study, records, figures)
         if methods:
             text, tables_, found = methods
             report.sections.append(Section("MTL weighting methods", text, tables_,
                                            [Figure(path, caption) for path, caption in found]))
+        transferability = transferability_report(study, records)
+        if transferability:
+            report.sections.append(Section("Transferability diagnostics", *transferability))
     for extra in (_missing_section(study), _warnings_section(records), _code_section(records)):
         if extra:
             report.sections.append(extra)
