@@ -140,6 +140,20 @@ def test_loss_weightings_on_known_losses():
     assert float(terms[0, 0] / 2) > float(terms[0, 1])
 
 
+def test_imtl_l_starts_at_the_sum_and_drives_every_scaled_loss_to_one():
+    losses, active = torch.tensor([[1.0, 4.0], [2.0, 3.0]]), torch.tensor([True, False])
+    imtl_l, uw = W.IMTLL(), W.UncertaintyWeighting()
+    for method in (imtl_l, uw):
+        method.setup([Member(0, 1e-3, 0.0), Member(1, 1e-3, 0.0)], 2)
+    assert imtl_l.combine(losses, active).sum().item() == pytest.approx(5.0)  # s = 0: member 0's plain sum
+    (grad,) = torch.autograd.grad(imtl_l.combine(losses, active).sum(), imtl_l.log_scale)
+    assert grad.tolist() == [[0.0, 3.0], [0.0, 0.0]]  # e^s L - 1: s settles at -log L; member 1 is stopped
+    with torch.no_grad():
+        imtl_l.log_scale.copy_(torch.tensor([[0.5, -1.0], [0.0, 0.0]]))
+        uw.log_variance.copy_(-imtl_l.log_scale)
+    torch.testing.assert_close(imtl_l.combine(losses, active), 2 * uw.combine(losses, active))  # 2 UW at -s
+
+
 def test_random_weights_sum_to_one_and_follow_the_seed():
     def draw(seed):
         rlw = W.RandomLossWeighting()

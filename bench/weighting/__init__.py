@@ -24,6 +24,7 @@ from bench.weighting.gradient_based import (
 )
 from bench.weighting.loss_based import (
     FAMO,
+    IMTLL,
     DynamicWeightAverage,
     EqualWeights,
     GeometricMean,
@@ -34,7 +35,7 @@ from bench.weighting.loss_based import (
 )
 
 __all__ = [
-    "DBMTL", "FAMO", "IMTL", "MGDA", "AlignedMTL", "CAGrad", "DynamicWeightAverage", "EqualWeights",
+    "DBMTL", "FAMO", "IMTL", "IMTLL", "MGDA", "AlignedMTL", "CAGrad", "DynamicWeightAverage", "EqualWeights",
     "GeometricMean", "GradNorm", "GradVac", "GradientWeighting", "LossWeighting", "MeanWeights", "NashMTL",
     "PCGrad", "RandomLossWeighting", "StaticWeights", "UPGrad", "UncertaintyWeighting", "Weighting",
 ]

@@ -117,7 +117,7 @@ class CAGrad(GradientWeighting):
 class IMTL(GradientWeighting):
     """IMTL-G (Liu et al., ICLR 2021): the weights (summing to 1) whose update has equal projections on every
     unit task gradient; torchjd's ``IMTLGWeighting`` (a pseudo-inverse, so linearly dependent gradients are
-    allowed). Only the gradient half of IMTL; its loss half (IMTL-L) is not included."""
+    allowed). Only the gradient half of IMTL; its loss half is ``weighting=imtl_l`` (``IMTLL``)."""
 
     name = "imtl"
 

@@ -79,6 +79,28 @@ class UncertaintyWeighting(LossWeighting):
         return (0.5 * torch.exp(-s) * losses + 0.5 * s) * active[:, None]
 
 
+class IMTLL(LossWeighting):
+    """IMTL-L (Liu et al., ICLR 2021, "Towards Impartial Multi-task Learning"), the loss half of IMTL:
+    ``e^{s_t} L_t − s_t`` with learned scales ``s`` ``[R, T]``, so that every scaled loss is driven to 1.
+
+    The scales are parameters of the population module (``weighting.log_scale``), learned with the member's
+    Adam like uncertainty weighting's log-variances; ``s`` starts at 0 (the plain sum), as torchjd's ``IMTLL``.
+    It equals twice UW at ``−s`` (torchjd's note): the same weights and optima, a different scale and sign.
+    The paper's full IMTL applies IMTL-G (``weighting=imtl``) to the gradients of the scaled losses; IMTL-G's
+    shared update does not change when a task's gradient is rescaled, so the two halves are kept separate.
+    """
+
+    name = "imtl_l"
+
+    def setup(self, members, tasks):
+        super().setup(members, tasks)
+        self.log_scale = nn.Parameter(torch.zeros(len(members), tasks))
+
+    def combine(self, losses, active):
+        s = self.log_scale
+        return (torch.exp(s) * losses - s) * active[:, None]
+
+
 class DynamicWeightAverage(LossWeighting):
     """DWA (Liu, Johns & Davison, CVPR 2019): ``w = T softmax(r / temperature)``, ``r_t`` the ratio of task
     t's mean losses over the two previous periods.
