@@ -73,6 +73,23 @@ class CNNSchema:
     width: int = MISSING
 
 
+@dataclass
+class MMoESchema:
+    _target_: str = MISSING
+    _partial_: bool = True
+    experts: int = MISSING
+    width: int = MISSING
+    depth: int = MISSING
+
+
+@dataclass
+class CrossStitchSchema:
+    _target_: str = MISSING
+    _partial_: bool = True
+    width: int = MISSING
+    depth: int = MISSING
+
+
 def register() -> None:
     """Store the schemas under the names that conf/'s defaults lists use (idempotent)."""
     store = ConfigStore.instance()
@@ -81,6 +98,8 @@ def register() -> None:
     store.store(group="model", name="mlp_schema", node=MLPSchema)
     store.store(group="model", name="linear_schema", node=LinearSchema)
     store.store(group="model", name="cnn_schema", node=CNNSchema)
+    store.store(group="model", name="mmoe_schema", node=MMoESchema)
+    store.store(group="model", name="cross_stitch_schema", node=CrossStitchSchema)
 
 
 register()

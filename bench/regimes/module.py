@@ -102,6 +102,11 @@ class PopulationModule(pl.LightningModule):
                              f"{self.n_members} members x {self.groups} groups")
         self.backbone = backbone
         self.backbone.requires_grad_(train_backbone)
+        # A soft-sharing trunk (bench/models/soft_sharing.py) with a part per task: each task reads its own.
+        self.task_parts = getattr(backbone, "tasks", 1) > 1
+        if self.task_parts and not (shared and backbone.tasks == len(self.tasks)):
+            raise ValueError(f"a trunk with parts for {backbone.tasks} tasks needs a shared model of as many "
+                             f"tasks, got {len(self.tasks)} tasks, shared={shared}")
         self.heads = nn.ModuleList(CopiedHead(self.n_members, backbone.width, task.n_outputs) for task in self.tasks)
         self.automatic_optimization = False
         self.initially_failed = torch.tensor(failed or [False] * self.n_members)
@@ -116,6 +121,7 @@ class PopulationModule(pl.LightningModule):
         self.weighting = weighting or EqualWeights()
         self.penalties: list[Callable[[PopulationModule], torch.Tensor]] = []
         self.lr_scales: dict[str, float] = {}
+        self.task_sampling = None  # which tasks each step trains (bench/regimes/task_sampling.py); None: all
 
     # Layout: which copies belong to which member, group and task.
     def task_copies(self, task: int) -> torch.Tensor | None:
@@ -139,7 +145,7 @@ class PopulationModule(pl.LightningModule):
     def forward(self, xs: torch.Tensor) -> list[torch.Tensor]:
         """``xs``: one batch per member and task ``[R, T, B, *input]``; returns T outputs ``[R, B, n_outputs]``."""
         if self.shared:
-            features = self.backbone(xs.flatten(1, 2)).unflatten(1, xs.shape[1:3])
+            features = self.shared_features(xs, None)
         else:
             features = self.backbone(xs.flatten(0, 1)).unflatten(0, xs.shape[:2])
         # unbind, not features[:, t]: its backward stacks once, where T selects would each fill a full-size zero
@@ -154,7 +160,7 @@ class PopulationModule(pl.LightningModule):
         if self.shared:
             members = self.slots.members
             x = xs[members]
-            features = self.backbone(x.flatten(1, 2), members).unflatten(1, x.shape[1:3]).unbind(1)
+            features = self.shared_features(x, members).unbind(1)
             losses[members] = torch.stack([self._loss(t, head(features[t], members), ys[t][members], members)
                                            for t, head in enumerate(self.heads)], dim=1)
             return losses
@@ -165,6 +171,19 @@ class PopulationModule(pl.LightningModule):
             if len(members):
                 losses[members, t] = self._loss(t, head(features[t], members), ys[t][members], members)
         return losses
+
+    def shared_features(self, xs: torch.Tensor, select: torch.Tensor | None) -> torch.Tensor:
+        """``xs`` ``[k, T, B, ...]`` -> ``[k, T, B, width]``: each task's rows through the shared trunk, or
+        through its own part of it (a gate, a column) when the trunk has one per task."""
+        if self.task_parts:
+            return self.backbone.by_task(xs, select)
+        return self.backbone(xs.flatten(1, 2), select).unflatten(1, xs.shape[1:3])
+
+    def task_features(self, x: torch.Tensor, task: int) -> torch.Tensor:
+        """Features ``[R, n, width]`` of every member's rows ``x`` ``[R, n, ...]`` of ``task``."""
+        if self.task_parts:
+            return self.backbone(x, task=task)
+        return self.backbone(x, self.task_copies(task))
 
     def _loss(self, task: int, output: torch.Tensor, y: torch.Tensor, members: torch.Tensor | None) -> torch.Tensor:
         weights = self.class_weights[task]
@@ -182,10 +201,12 @@ class PopulationModule(pl.LightningModule):
         (mixed precision, gradient accumulation across devices). ``steps_done`` counts the steps.
         """
         optimizer = self.optimizers().optimizer
-        chunk_x, chunk_y = batch
+        chunk_x, chunk_y, *sampled = batch  # sampled: [steps, R, T], the tasks each step trains (not all)
         first_step = self.steps_done + 1
         for step in range(chunk_x.shape[0]):
             losses = self.step_losses(chunk_x[step], [y[step] for y in chunk_y])
+            if sampled:  # a task not drawn this step contributes no loss (its rows are placeholders)
+                losses = losses * sampled[0][step]
             self.watch.record(losses)
             optimizer.zero_grad(set_to_none=True)
             self.weighting.backward(self, losses)
@@ -226,7 +247,7 @@ class PopulationModule(pl.LightningModule):
             if self.task_trunks is not None:
                 self._load_trunk(*self.task_trunks[t])
             stacked, sizes, _ = self.split_data(split, t)
-            out = head(self.backbone(stacked, self.task_copies(t)))
+            out = head(self.task_features(stacked, t))
             outputs.append([out[r, :n] for r, n in enumerate(sizes)])
         self.train(was_training)
         return outputs

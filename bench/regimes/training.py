@@ -25,6 +25,7 @@ from bench.checks import check_trainer
 from bench.data.family import Task
 from bench.regimes.module import DIVERGENCE_FACTOR, PopulationModule
 from bench.regimes.population import MemberFit
+from bench.regimes.task_sampling import TaskSampling
 
 
 def task_seed(seed: int, task: Task) -> int:
@@ -39,27 +40,43 @@ class TaskBatches:
     task's batches depend neither on the other tasks nor on the other members. A task with fewer than
     ``batch_size`` examples repeats them within a batch. Iterating again continues the streams. Indices
     are drawn on the CPU (the same streams on every device) and gather rows on ``device``.
+
+    With a ``sampling`` (``bench/regimes/task_sampling.py``) each member trains one drawn task per step: the
+    chunk also carries the draws ``[steps, R, T]`` (bool), a task's stream advances only on the steps that
+    draw it (its k-th batch is the one it gets alone), and the slots of tasks not drawn hold placeholder rows
+    (the task's first row) whose loss the module leaves out.
     """
 
     def __init__(self, task_sets: Sequence[tuple[Task, ...]], seeds: Sequence[int], batch_size: int, steps: int,
-                 device: torch.device | str = "cpu") -> None:
+                 device: torch.device | str = "cpu", sampling: TaskSampling | None = None) -> None:
         self.batch_size, self.steps, self.device = batch_size, steps, torch.device(device)
         self.streams = [[_Stream(task, seed) for task in tasks] for tasks, seed in zip(task_sets, seeds, strict=True)]
+        self.draws = None if sampling is None else [sampling.draws([len(task.train) for task in tasks], seed)
+                                                    for tasks, seed in zip(task_sets, seeds, strict=True)]
         self.train = [[(task.train.x.to(self.device), task.train.y.to(self.device)) for task in tasks]
                       for tasks in task_sets]
 
     def __len__(self) -> int:
         return 1
 
-    def __iter__(self) -> Iterator[tuple[torch.Tensor, list[torch.Tensor]]]:
-        count = self.steps * self.batch_size
-        picks = [[stream.take(count).view(self.steps, self.batch_size).to(self.device) for stream in streams]
-                 for streams in self.streams]
+    def __iter__(self) -> Iterator[tuple[torch.Tensor, ...]]:
+        drawn = None if self.draws is None else torch.stack([d.take(self.steps) for d in self.draws], dim=1)
+        picks = [[self._pick(stream, None if drawn is None else drawn[:, r, t]) for t, stream in enumerate(streams)]
+                 for r, streams in enumerate(self.streams)]
         xs = torch.stack([torch.stack([x[idx] for (x, _), idx in zip(train, member, strict=True)], dim=1)
                           for train, member in zip(self.train, picks, strict=True)], dim=1)
         ys = [torch.stack([train[t][1][member[t]] for train, member in zip(self.train, picks, strict=True)], dim=1)
               for t in range(len(self.train[0]))]
-        yield xs, ys
+        yield (xs, ys) if drawn is None else (xs, ys, drawn.to(self.device))
+
+    def _pick(self, stream: _Stream, drawn: torch.Tensor | None) -> torch.Tensor:
+        """``[steps, B]`` row indices of one (member, task): its next batch at every step, or at the steps that
+        ``drawn`` marks (row 0 elsewhere, a placeholder)."""
+        if drawn is None:
+            return stream.take(self.steps * self.batch_size).view(self.steps, self.batch_size).to(self.device)
+        picks = torch.zeros(self.steps, self.batch_size, dtype=torch.long)
+        picks[drawn] = stream.take(int(drawn.sum()) * self.batch_size).view(-1, self.batch_size)
+        return picks.to(self.device)
 
 
 class _Stream:
@@ -239,7 +256,7 @@ class Training:
             callbacks=[selector],
         )
         batches = TaskBatches(module.task_sets, [m.seed for m in module.members], self.batch_size, self.eval_every,
-                              device)
+                              device, module.task_sampling)
         start = time.perf_counter()
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", module="pytorch_lightning")
