@@ -29,6 +29,7 @@ class BenchSchema:
     regime: Any = MISSING
     trainer: Any = MISSING
     weighting: Any = None  # MTL's weighting method (conf/weighting/), read by conf/regime/mtl.yaml
+    tuning: Any = None  # the hyper-parameter search of every neural arm (conf/tuning/)
     seed: Any = 0  # an int or a list of ints (a population): bench.checks checks each
     study_name: str = "adhoc"
     threads: int = 1
@@ -74,6 +75,18 @@ class CNNSchema:
 
 
 @dataclass
+class TuningSchema:
+    """conf/tuning/: the search every neural arm gets (bench/tuning/stage.py); trials=0 is untuned."""
+
+    trials: int = 0
+    rounds: int = 1
+    seeds: list[int] = field(default_factory=lambda: [1000, 1001])
+    objective: str = "target"
+    space: dict[str, Any] = field(default_factory=dict)
+    arms: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
 class MMoESchema:
     _target_: str = MISSING
     _partial_: bool = True
@@ -100,6 +113,7 @@ def register() -> None:
     store.store(group="model", name="cnn_schema", node=CNNSchema)
     store.store(group="model", name="mmoe_schema", node=MMoESchema)
     store.store(group="model", name="cross_stitch_schema", node=CrossStitchSchema)
+    store.store(group="tuning", name="tuning_schema", node=TuningSchema)
 
 
 register()

@@ -28,7 +28,7 @@ from bench.cli import one_line_errors
 from bench.metrics import PRIMARY_METRIC
 from bench.preflight import ONE_LINE_ERRORS, job_failed, preflight
 from bench.provenance import code_commit, data_file_hashes
-from bench.results.records import is_done, record_path, run_id, write_record
+from bench.results.records import is_done, read_record, record_path, run_id, write_record
 
 # The config groups that define a result; output paths, study name and thread count do not.
 DEFINING_KEYS = ("data", "model", "regime", "trainer", "seed")
@@ -76,18 +76,20 @@ def member_config(config: dict, member) -> dict:
 
 def run_job(cfg: DictConfig) -> dict:
     """Train this job's population, skipping members with an ``ok`` record; leave one record per member
-    trained (``ok`` or ``failed``). Returns the job's summary: its status, a run id and the errors."""
+    trained (``ok`` or ``failed``). With tuning on, the arm's hyper-parameters are first chosen on the tuning
+    seeds' validation scores (bench/tuning/stage.py). Returns the job's summary: status, a run id, errors."""
     study_dir = Path(cfg.paths.experiments) / cfg.study_name
     describe = _describe(cfg)
     try:
+        cfg, choice = tuned(cfg, describe)
         members = population_members(cfg)
     except ValueError as error:
-        return _job_summary([{"run_id": None, "seed": None, "status": "failed", "error": f"ValueError: {error}"}])
+        return _job_summary([{"run_id": None, "seed": None, "status": "failed",
+                              "error": f"{type(error).__name__}: {error}"}])
     base = defining_config(cfg)
-    pending, done = [], []
-    for member in members:
-        config = member_config(base, member)
-        (done if is_done(study_dir, run_id(config)) else pending).append((member, config))
+    if choice:  # a tuned run is its own run: an untuned one at the same values stays apart in the report
+        base["tuning"] = choice["run_id"]
+    pending, done = _split_done(study_dir, base, members)
     if done:
         print(f"[{cfg.study_name}] skip {describe}: {len(done)} of {len(members)} member(s) finished earlier "
               f"(e.g. {record_path(study_dir, run_id(done[0][1]))})", flush=True)
@@ -95,6 +97,9 @@ def run_job(cfg: DictConfig) -> dict:
         return {"status": "skipped", "run_id": run_id(done[0][1]), "error": None, "members": len(members)}
     records = train_population(cfg, pending)
     for record in records:
+        if choice:
+            record["tuning"] = {"choice": choice["run_id"], "arm": choice["arm"], "chosen": choice["chosen"],
+                                "trials": len(choice["trials"])}
         write_record(study_dir, record)
     seconds = records[0]["timings"]["total_s"]
     varied = len({(m.lr, m.weight_decay) for m, _ in pending}) > 1
@@ -103,6 +108,43 @@ def run_job(cfg: DictConfig) -> dict:
               f"{_hyper_parameters(record, varied)} ({seconds:.1f}s for {len(records)}) {_summary(record)}",
               flush=True)
     return _job_summary(records)
+
+
+def _split_done(folder: Path, base: dict, members: list) -> tuple[list, list]:
+    """(member, defining config) pairs without an ``ok`` record in ``folder``, and those with one."""
+    pending, done = [], []
+    for member in members:
+        config = member_config(base, member)
+        (done if is_done(folder, run_id(config)) else pending).append((member, config))
+    return pending, done
+
+
+def tuned(cfg: DictConfig, describe: str) -> tuple[DictConfig, dict | None]:
+    """``cfg`` with this arm's chosen hyper-parameters, and the choice; ``cfg`` itself when tuning is off or
+    the arm chooses its own regularisation (scikit-learn)."""
+    from bench.tuning import stage
+
+    if not cfg.get("tuning") or cfg.tuning.trials == 0:
+        return cfg, None
+    regime = instantiate(cfg.regime)
+    if regime.name in stage.SELF_TUNED:
+        return cfg, None
+    stage.check(cfg, [m.seed for m in population_members(cfg)])
+    arm = stage.arm_name(regime)
+    folder = stage.tuning_folder(cfg.paths.experiments, cfg.study_name)
+
+    def train(setting_cfg: DictConfig, setting_members: list) -> list[dict]:
+        base = defining_config(setting_cfg)
+        pending, _ = _split_done(folder / "trials", base, setting_members)
+        if pending:
+            for record in train_population(setting_cfg, pending):
+                write_record(folder / "trials", stage.without_test(record))
+        return [read_record(record_path(folder / "trials", run_id(member_config(base, m)))) for m in setting_members]
+
+    choice, made = stage.choose(cfg, arm, defining_config(cfg), train, folder)
+    print(f"[{cfg.study_name}] {'tuned' if made else 'stored tuning of'} {describe}: {stage.describe(choice)}",
+          flush=True)
+    return stage.with_setting(cfg, choice["chosen"], arm), choice
 
 
 def train_population(cfg: DictConfig, pending: list) -> list[dict]:
@@ -117,6 +159,7 @@ def train_population(cfg: DictConfig, pending: list) -> list[dict]:
     try:
         import torch  # heavy imports only once we know the job runs: skipping a finished job stays fast
 
+        from bench.data.validation import draw_family
         from bench.regimes.pretrain_cache import caching_in
         from bench.regimes.training import quiet_lightning
 
@@ -129,7 +172,7 @@ def train_population(cfg: DictConfig, pending: list) -> list[dict]:
                           weighting=getattr(regime, "weighting_name", None), variant=getattr(regime, "variant", {}))
             try:
                 if member.seed not in families:
-                    families[member.seed] = instantiate(cfg.data, seed=member.seed)
+                    families[member.seed] = draw_family(cfg.data, member.seed)
                 family = families[member.seed]
                 record.update(knobs={**family.knobs, **model_knobs(cfg.model)}, descriptors=family.descriptors)
             except Exception as error:  # a draw that fails for one seed fails that member only

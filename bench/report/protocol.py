@@ -41,7 +41,8 @@ def study_protocol(records: list[dict], knobs: list[str]) -> dict[str, str]:
         "runs": f"{len(records)} runs: {len(ok)} ok, {len(records) - len(ok)} failed",
         "varied": ", ".join(f"`{k}`" for k in knobs) or "nothing",
     }
-    for section, label, skip in (("trainer", "budget", {"progress_bar"}), ("model", "model", set()),
+    tuned = {"lr", "weight_decay"} if any(r.get("tuning") for r in records) else set()  # see the tuning line
+    for section, label, skip in (("trainer", "budget", {"progress_bar", *tuned}), ("model", "model", set()),
                                  ("data", "fixed data settings", set(knobs))):
         values = _distinct([{k: v for k, v in c.get(section, {}).items() if k not in skip} for c in configs])
         protocol[label] = " | ".join(_settings(v, set()) for v in values) or "not recorded"

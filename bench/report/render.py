@@ -14,6 +14,7 @@ from bench.report.plots import plot_cd_diagram
 from bench.report.protocol import software_versions
 from bench.report.study import Figure, Section, StudyReport, build_study
 from bench.report.tables import Table, claims_view, plain_table
+from bench.report.tuning import add_tuning, keep_tuned, load_choices
 from bench.results import load_records
 from bench.results.scan import deduplicate
 
@@ -142,11 +143,12 @@ def write_reports(experiments: Path, reports: Path, only: list[str] | None = Non
         studies = [p for p in studies if p.name in only]
     built, by_study = [], {}
     for folder in studies:
-        records = load_records(folder)
+        records, dropped = keep_tuned(load_records(folder))
         if not records:
             continue
         by_study[folder.name] = records
         report = build_study(folder.name, records, reports / folder.name)
+        add_tuning(report, records, load_choices(experiments, folder.name), dropped)
         (report.folder / "README.md").write_text(study_markdown(report))
         built.append(report)
 

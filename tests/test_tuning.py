@@ -1,0 +1,265 @@
+"""Tuning: equal budgets, choices on validation only, stored and reused; the realistic validation protocol."""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hydra import compose, initialize_config_dir
+from omegaconf import OmegaConf
+
+from bench.data.validation import draw_family, scaled_target_validation
+from bench.report.tuning import keep_tuned, tuning_protocol
+from bench.results.records import read_record
+from bench.run import run_job
+from bench.tuning import stage
+from bench.tuning.search import Search
+from bench.tuning.space import Dimension, TuningError, arm_space, dimension
+from tests.conftest import tiny_family
+
+CONF = str(Path(__file__).resolve().parents[1] / "conf")
+# A tiny job: 3 tasks, a 16-wide MLP, 60 steps; 4 settings per arm on 2 tuning seeds.
+TINY = ["data.n_tasks=3", "data.input_dim=6", "data.n_train=24", "data.n_val=32", "data.n_test=64",
+        "model.width=16", "model.depth=1", "trainer.max_steps=60", "trainer.eval_every=20", "trainer.patience=2",
+        "trainer.batch_size=16", "tuning=small", "tuning.trials=4", "seed=[0,1]"]
+
+
+def _compose(tmp_path, *overrides: str):
+    with initialize_config_dir(CONF, version_base="1.3"):
+        cfg = compose("config", overrides=[*TINY, f"paths.experiments={tmp_path}", *overrides])
+    # a 2 x 2 common space, so that the grid holds exactly the budget of 4 trials
+    cfg.tuning.space = {"trainer.lr": [0.003, 0.03], "trainer.weight_decay": [0.0, 0.01]}
+    return cfg
+
+
+def _choices(tmp_path, study="adhoc") -> list[dict]:
+    return [read_record(p) for p in sorted((tmp_path / ".tuning" / study).glob("*.json"))]
+
+
+# --- the search ---------------------------------------------------------------------------------------------
+
+def test_a_space_the_size_of_the_budget_is_searched_as_a_grid():
+    dims = [dimension("trainer.lr", [0.1, 0.2]), dimension("trainer.weight_decay", [0.0, 1.0])]
+    search = Search(dims, trials=4, rounds=1, seed=0, arm="stl")
+    (settings,) = list(search.batches())
+    assert search.method == "grid"
+    assert {(s["trainer.lr"], s["trainer.weight_decay"]) for s in settings} == {(0.1, 0.0), (0.1, 1.0), (0.2, 0.0),
+                                                                               (0.2, 1.0)}
+
+
+def test_a_larger_space_gets_exactly_the_budget_of_distinct_settings_and_the_same_ones_under_a_seed():
+    dims = [dimension("trainer.lr", [0.1, 0.2, 0.3]), dimension("regime.trunk_lr", [0.1, 1.0])]
+
+    def propose(seed):
+        search = Search(dims, trials=4, rounds=1, seed=seed, arm="tl-full")
+        (settings,) = list(search.batches())
+        search.tell([0.5] * len(settings))
+        return [json.dumps(s, sort_keys=True) for s in settings]
+
+    first = propose(0)
+    assert len(first) == 4 and len(set(first)) == 4
+    assert propose(0) == first
+
+
+def test_tpe_rounds_ask_the_budget_in_all_and_learn_between_rounds():
+    dims = [dimension("trainer.lr", {"low": 1e-4, "high": 1e-1, "log": True})]
+    search = Search(dims, trials=6, rounds=2, seed=0, arm="stl")
+    asked = []
+    for settings in search.batches():
+        asked += settings
+        search.tell([-abs(math.log10(s["trainer.lr"]) + 2) for s in settings])  # best at lr = 1e-2
+    assert len(asked) == 6 and search.method.startswith("TPE")
+
+
+def test_a_space_smaller_than_the_budget_is_refused_naming_the_arm():
+    with pytest.raises(TuningError, match="arm 'stl' holds 2 setting.*budget of 4"):
+        Search([dimension("trainer.lr", [0.1, 0.2])], trials=4, rounds=1, seed=0, arm="stl")
+
+
+@pytest.mark.parametrize("spec", [[], [0.1, 0.1], {"low": 1.0, "high": 0.5}, {"low": 0.0, "high": 1.0, "log": True},
+                                  "fast"])
+def test_a_bad_dimension_is_one_clear_error(spec):
+    with pytest.raises(TuningError, match="tuning: trainer.lr"):
+        dimension("trainer.lr", spec)
+
+
+def test_an_arm_may_not_redefine_a_common_key():
+    with pytest.raises(TuningError, match="repeats the common key"):
+        arm_space({"trainer.lr": [1, 2]}, {"stl": {"trainer.lr": [3]}}, "stl")
+
+
+@pytest.mark.parametrize(("dim", "value", "edge"), [
+    (Dimension("trainer.lr", (0.001, 0.01, 0.1)), 0.1, True),
+    (Dimension("trainer.lr", (0.001, 0.01, 0.1)), 0.001, True),
+    (Dimension("trainer.lr", (0.001, 0.01, 0.1)), 0.01, False),
+    (Dimension("trainer.weight_decay", (0.0, 0.01, 0.1)), 0.0, False),  # no decay: a natural bound
+    (Dimension("trainer.weight_decay", (0.0, 0.01)), 0.01, False),  # two values: no inside to compare with
+    (Dimension("trainer.lr", low=1e-4, high=1e-1, log=True), 0.099, True),
+])
+def test_a_choice_on_the_edge_of_its_space_is_flagged(dim, value, edge):
+    assert dim.on_edge(value) is edge
+
+
+# --- choices read validation only ---------------------------------------------------------------------------
+
+def _fake_record(seed: int, val: float, test: float, status: str = "ok") -> dict:
+    task = {"task": "task0", "role": "target", "kind": "regression", "val": {"r2": val}, "test": {"r2": test}}
+    return {"seed": seed, "status": status, "tasks": [task], "error": None if status == "ok" else "DivergenceError"}
+
+
+def test_a_choice_follows_validation_whatever_the_test_scores(tmp_path):
+    """Test scores anti-correlated with validation, and random: the choice is the best mean validation."""
+    cfg = _compose(tmp_path)
+    val = {0.003: 0.2, 0.03: 0.6}
+    rng = np.random.default_rng(0)
+
+    def train(setting_cfg, members):
+        return [_fake_record(m.seed, val[m.lr] + 0.01 * m.weight_decay, test=-val[m.lr] + rng.normal())
+                for m in members]
+
+    choice, made = stage.choose(cfg, "stl", {"trainer": {}}, train, tmp_path / "choices")
+    assert made and choice["chosen"] == {"trainer.lr": 0.03, "trainer.weight_decay": 0.01}
+    assert math.isclose(choice["value"], 0.6 + 0.0001)
+
+
+def test_the_score_never_reads_a_test_metric():
+    class NoPeeking(dict):
+        def __getitem__(self, key):
+            raise AssertionError("a test metric was read")
+
+    record = _fake_record(0, val=0.7, test=0.0)
+    record["tasks"][0]["test"] = NoPeeking(r2=0.1)
+    assert stage.score(record, "target") == 0.7
+    assert stage.score(stage.without_test(_fake_record(0, 0.7, 0.1)), "every_task") == 0.7
+
+
+def test_a_setting_with_a_failed_run_is_never_chosen_and_all_failed_is_an_error(tmp_path):
+    cfg = _compose(tmp_path)
+
+    def train(setting_cfg, members):  # the best validation setting diverged on one tuning seed
+        return [_fake_record(m.seed, 0.9 if m.lr == 0.03 else 0.1, 0.0,
+                             "failed" if (m.lr == 0.03 and m.seed == 1001) else "ok") for m in members]
+
+    choice, _ = stage.choose(cfg, "stl", {"trainer": {}}, train, tmp_path / "a")
+    assert choice["chosen"]["trainer.lr"] == 0.003
+    with pytest.raises(TuningError, match="every one of 4 settings failed.*DivergenceError"):
+        stage.choose(cfg, "stl", {"trainer": {}}, lambda c, ms: [_fake_record(m.seed, 0, 0, "failed") for m in ms],
+                     tmp_path / "b")
+
+
+# --- whole jobs ---------------------------------------------------------------------------------------------
+
+def test_every_arm_gets_the_same_budget_and_tuning_runs_keep_no_test_metric(tmp_path):
+    for regime in ("stl", "tl_full"):  # tl_full adds its own knob (trunk_lr): a larger space, the same budget
+        summary = run_job(_compose(tmp_path, f"regime={regime}"))
+        assert summary["status"] == "ok"
+    choices = _choices(tmp_path)
+    assert sorted(c["arm"] for c in choices) == ["stl", "tl-full"]
+    assert [len(c["trials"]) for c in choices] == [4, 4]
+    assert {c["method"] for c in choices} == {"grid", "random subset without repeats (optuna BruteForceSampler)"}
+    trials = [json.loads(p.read_text()) for p in (tmp_path / ".tuning" / "adhoc" / "trials").glob("*.json")]
+    assert len(trials) == 2 * 4 * 2  # two arms, four settings, two tuning seeds
+    assert all("test" not in task for record in trials for task in record["tasks"])
+    assert {r["seed"] for r in trials} == {1000, 1001}
+    evaluated = [json.loads(p.read_text()) for p in (tmp_path / "adhoc").glob("*.json")]
+    assert sorted(r["seed"] for r in evaluated) == [0, 0, 1, 1]
+    for record in evaluated:
+        chosen = next(c for c in choices if c["run_id"] == record["tuning"]["choice"])["chosen"]
+        assert record["config"]["trainer"]["lr"] == chosen["trainer.lr"]
+        assert record["config"]["tuning"] == record["tuning"]["choice"]
+
+
+def test_a_stored_choice_is_reused_and_nothing_trains_twice(tmp_path, capsys):
+    cfg = _compose(tmp_path, "regime=mtl")
+    run_job(cfg)
+    trial_files = sorted((tmp_path / ".tuning" / "adhoc" / "trials").glob("*.json"))
+    stamps = [p.stat().st_mtime_ns for p in trial_files]
+    capsys.readouterr()
+    assert run_job(_compose(tmp_path, "regime=mtl"))["status"] == "skipped"
+    assert "stored tuning of" in capsys.readouterr().out
+    assert [p.stat().st_mtime_ns for p in trial_files] == stamps
+
+
+def test_scikit_learn_arms_are_not_tuned_and_untuned_jobs_have_no_tuning(tmp_path):
+    assert run_job(_compose(tmp_path, "regime=ridge"))["status"] == "ok"
+    untuned = _compose(tmp_path, "regime=stl", "seed=0")
+    untuned.tuning.trials = 0  # what tuning=untuned sets
+    assert run_job(untuned)["status"] == "ok"
+    assert not (tmp_path / ".tuning").exists()
+    assert all("tuning" not in json.loads(p.read_text()) for p in (tmp_path / "adhoc").glob("*.json"))
+
+
+@pytest.mark.parametrize(("overrides", "error"), [
+    (["tuning.seeds=[1,1000]", "seed=[0,1]"], "share \\[1\\]"),
+    (["trainer.lr=[0.01,0.1]"], "trainer.lr lists values and tuning chooses it too"),
+    (["tuning.objective=test"], "tuning.objective='test' is invalid"),
+])
+def test_an_unfair_or_broken_search_fails_the_job_with_one_line(tmp_path, overrides, error):
+    summary = run_job(_compose(tmp_path, "regime=stl", *overrides))
+    assert summary["status"] == "failed"
+    assert re.search(error, summary["error"])
+    assert "\n" not in summary["error"]
+
+
+def test_an_arm_knob_the_arm_lacks_is_named(tmp_path):
+    cfg = _compose(tmp_path, "regime=tl_full")
+    cfg.tuning.arms = {"tl-full": {"regime.no_such_knob": [1, 2]}}
+    summary = run_job(cfg)
+    assert summary["status"] == "failed" and "regime.no_such_knob is not a key of arm 'tl-full'" in summary["error"]
+
+
+# --- the report ---------------------------------------------------------------------------------------------
+
+def _record(arm: str, tuning: dict | None, knobs=None) -> dict:
+    record = {"regime": arm, "strategy": None, "weighting": None, "knobs": knobs or {"x": 1}, "config": {}}
+    return {**record, "tuning": tuning} if tuning else record
+
+
+def test_an_arm_is_compared_under_one_choice_per_condition():
+    records = [_record("stl", None), _record("mtl", None), _record("mtl", {"choice": "a", "trials": 12}),
+               _record("mtl", {"choice": "b", "trials": 24}), _record("mtl", {"choice": "c", "trials": 12}, {"x": 2})]
+    kept, note = keep_tuned(records)
+    assert [(r["regime"], (r.get("tuning") or {}).get("choice")) for r in kept] == [("stl", None), ("mtl", "b"),
+                                                                                  ("mtl", "c")]
+    assert note.startswith("2 record(s) left out")
+
+
+def test_the_protocol_says_untuned_and_which_validation_rule():
+    lines = tuning_protocol([{"config": {"data": {}}}], [])
+    assert lines["tuning"].startswith("untuned") and "whole validation split" in lines["validation"]
+    lines = tuning_protocol([{"config": {"data": {"target_val_ratio": 0.25}}}], [])
+    assert "0.25 x its training size" in lines["validation"]
+
+
+# --- the validation protocol --------------------------------------------------------------------------------
+
+@pytest.mark.parametrize(("kind", "target_size", "expected"), [("regression", 8, 2), ("classification", 40, 10),
+                                                               ("regression", 100, 25)])
+def test_the_target_validates_on_a_share_of_its_training_size(kind, target_size, expected):
+    family = tiny_family(kind, n_val=64, target_size=target_size)
+    scaled = scaled_target_validation(family, 0.25, seed=0)
+    assert len(scaled.target.val) == expected == scaled.descriptors["target_val_size"]
+    assert all(len(s.val) == 64 for s in scaled.sources)
+    assert scaled.target.train.x.equal(family.target.train.x) and scaled.target.test.x.equal(family.target.test.x)
+    if kind == "classification":  # stratified: both classes of the target's validation stay
+        assert len(scaled.target.val.y.unique()) == len(family.target.val.y.unique())
+
+
+@pytest.mark.parametrize("ratio", [0, 1.5, True, "quarter"])
+def test_a_bad_ratio_is_one_clear_error(ratio):
+    with pytest.raises(ValueError, match="data.target_val_ratio=.* is invalid"):
+        scaled_target_validation(tiny_family(), ratio, seed=0)
+
+
+def test_without_the_key_the_family_is_drawn_as_before():
+    data = OmegaConf.create({"_target_": "bench.data.make_synthetic", "n_tasks": 2, "input_dim": 4, "n_train": 16,
+                             "n_val": 20, "n_test": 30})
+    plain = draw_family(data, seed=3)
+    data.target_val_ratio = None
+    assert draw_family(data, seed=3).target.val.x.equal(plain.target.val.x)
+    data.target_val_ratio = 0.25
+    assert len(draw_family(data, seed=3).target.val) == 4
