@@ -111,6 +111,19 @@ def test_every_regime_runs_soft_sharing_from_the_command_line(model, regime, fas
                                                                for o in runs[1]]
 
 
+@pytest.mark.parametrize("weighting", ["uw", "mgda", "pcgrad", "imtl"])
+@pytest.mark.parametrize("name", SOFT)
+def test_weightings_train_a_soft_trunk_deterministically(name, weighting, fast_training):
+    """Gradient weightings see the whole trunk as shared: a gate's or column's rows are its task's alone."""
+    with initialize_config_dir(config_dir=CONF, version_base="1.3"):
+        regime = instantiate(compose("config", overrides=["regime=mtl", f"weighting={weighting}"]).regime)
+    families, members = [tiny_family(seed=s) for s in (0, 1)], [Member(0, 3e-3, 0.0), Member(1, 1e-2, 0.0)]
+    fast_training.max_steps = 40
+    runs = [[[t["test"]["mse"] for t in o.tasks] for o in regime.run(families, SOFT[name], fast_training, members)]
+            for _ in range(2)]
+    assert runs[0] == runs[1] and torch.isfinite(torch.tensor(runs[0])).all()
+
+
 def test_bad_values_name_their_key():
     with pytest.raises(ValueError, match="model.experts=0"):
         MMoE((6,), experts=0)
