@@ -80,9 +80,10 @@ class PopulationModule(pl.LightningModule):
     """R independent members over one family recipe; member r trains on ``task_sets[r]`` (its own draw).
 
     ``shared=True`` is parameter sharing (multi-task, transfer): one backbone copy per member that all its
-    tasks read, each through its own part (gate, column) when the trunk has one per task (soft sharing). ``shared=False`` is single-task learning: one copy per member and task. Copies are
-    member-major (member r, group g is copy ``r * groups + g``). The loss is the sum of every member's
-    per-task losses, so each copy gets exactly its own tasks' gradient, as in a run of its own.
+    tasks read, each through its own part (gate, column) when the trunk has one per task (soft sharing).
+    ``shared=False`` is single-task learning: one copy per member and task. Copies are member-major (member
+    r, group g is copy ``r * groups + g``). The loss is the sum of every member's per-task losses, so each
+    copy gets exactly its own tasks' gradient, as in a run of its own.
     """
 
     def __init__(self, task_sets: list[tuple[Task, ...]], backbone: nn.Module, members: list[Member], shared: bool,
