@@ -46,6 +46,7 @@ bench-full: bench
 	$(PY) -m bench.run -m +study=target_size regime=tl_lp_ft,tl_l2_sp,tl_partial,tl_bss $(SEEDS20)
 	$(PY) -m bench.run -m +study=digits regime=tl_lp_ft,tl_l2_sp,tl_partial,tl_bss $(SEEDS20)
 	$(PY) -m bench.run -m +study=covariate_shift regime=tl_lp_ft,tl_l2_sp,tl_partial,tl_bss $(SEEDS20)
+	$(PY) -m bench.run -m +study=imbalance regime=tl_full,tl_probe data.target=task1,task2,task3 $(SEEDS20)  # target in turn
 	$(PY) -m bench.run -m +study=mnist_digits $(SEEDS20)
 	$(PY) -m bench.run -m +study=weighting $(SEEDS20)
 	$(PY) -m bench.run -m +study=weighting regime=mtl weighting=static \
