@@ -95,6 +95,17 @@ def test_sampled_training_is_deterministic_and_named_in_the_record(small_backbon
     assert MultiTask(sampling="uniform").variant == {"sampling": "uniform"}
 
 
+def test_a_sampled_member_trains_as_it_would_alone(small_backbone, fast_training):
+    families, members = [tiny_family(seed=s) for s in (0, 1)], [Member(0, 3e-3, 0.0), Member(1, 1e-2, 0.0)]
+    fast_training.max_steps = 60
+    regime = MultiTask(sampling="proportional")
+    together = regime.run(families, small_backbone, fast_training, members)
+    (alone,) = regime.run(families[1:], small_backbone, fast_training, members[1:])
+    scores = [[t["test"]["mse"] for t in o.tasks] for o in (together[1], alone)]
+    torch.testing.assert_close(torch.tensor(scores[0]), torch.tensor(scores[1]), rtol=1e-5, atol=0)
+    assert together[1].fit["selected_steps"] == alone.fit["selected_steps"]
+
+
 def test_bad_values_name_their_key():
     with pytest.raises(ValueError, match="regime.sampling='often'"):
         MultiTask(sampling="often")
