@@ -44,7 +44,9 @@ ROOT = Path(__file__).resolve().parents[1]
 MAKEFILE = ROOT / "Makefile"
 TARGETS = {"fit_vs_plain_loop": 1.25, "parallel_speedup": 1.8, "stl_vs_mtl": 1.5, "bench_minutes": 10.0,
            "population_5_speedup": 3.0, "population_20_speedup": 4.0, "population_20_memory": 1.5,
-           "many_tasks_stl_vs_mtl": 2.0}
+           "many_tasks_stl_vs_mtl": 2.0, "tuning_8_cost": 3.0}
+# Figure 8's search: an 8-setting grid (4 learning rates x 2 weight decays) for every neural arm.
+GRID_8 = ["tuning.trials=8", "tuning.space={trainer.lr:[0.001,0.003,0.01,0.03],trainer.weight_decay:[0.0,0.01]}"]
 
 
 def recipe_sweeps(target: str, makefile: Path = MAKEFILE) -> list[list[str]]:
@@ -259,6 +261,17 @@ def measure_sweeps(workdir: Path) -> tuple[dict, dict]:
     return speedup, throughput
 
 
+def measure_tuning(workdir: Path) -> dict:
+    """Figure 8: make bench's first study tuned on an 8-setting grid (two tuning seeds, as conf/tuning/small)
+    against the same study untuned, both on the local parallel launcher. Every arm of the study runs in both,
+    the scikit-learn ones untuned in both."""
+    first = recipe_sweeps("bench")[0]
+    untuned_s, _ = run_sweep([*first, "tuning=untuned"], "local", workdir / "untuned")
+    tuned_s, _ = run_sweep([*first, *GRID_8], "local", workdir / "tuned")
+    return {"sweep": " ".join(first), "untuned_s": round(untuned_s, 2), "tuned_s": round(tuned_s, 2),
+            "ratio": round(tuned_s / untuned_s, 3)}
+
+
 def job_training_seconds(folder: Path) -> float:
     """The time a sweep's jobs spent in their own work (family, training, evaluation), each job once: its
     records share one ``timings.total_s``. The rest of a sweep's wall time is process start-up, imports and
@@ -298,6 +311,7 @@ def render(figures: dict) -> str:
          "population_20_speedup"),
         ("6. peak memory: 20-member MTL population / one member", memory["ratio"], "x", "<=", "population_20_memory"),
         ("7. 128 tasks: STL / MTL", figures["many_tasks"]["ratio"], "x", "<=", "many_tasks_stl_vs_mtl"),
+        ("8. a study tuned on an 8-setting grid / untuned", figures["tuning"]["ratio"], "x", "<=", "tuning_8_cost"),
     ]
     lines = ["# Performance on this machine", "", f"Measured {figures['machine']['when']} on "
              f"{figures['machine']['cores']} cores (load average before/after: {figures['machine']['load_before']} / "
@@ -330,6 +344,9 @@ def render(figures: dict) -> str:
         "torch and Lightning themselves).",
         f"7. {figures['many_tasks']['tasks']} synthetic tasks: STL {figures['many_tasks']['stl_s']}s, "
         f"MTL {figures['many_tasks']['mtl_s']}s.",
+        f"8. `{figures['tuning']['sweep']}` on the local launcher: untuned {figures['tuning']['untuned_s']}s, tuned "
+        f"{figures['tuning']['tuned_s']}s (each neural arm: 8 settings x 2 tuning seeds as one population per "
+        "setting group, then its 10 evaluation seeds; make bench's `tuning=small` has 12 settings).",
     ]
     return "\n".join(lines) + "\n"
 
@@ -361,6 +378,8 @@ def main(argv: list[str] | None = None) -> None:
     print("figures 2 and 4: sweeps, serial and local parallel (a few minutes) ...", flush=True)
     with tempfile.TemporaryDirectory(prefix="bench-perf-") as workdir:
         figures["sweep"], figures["throughput"] = measure_sweeps(Path(workdir))
+        print("figure 8: a study tuned on an 8-setting grid vs untuned ...", flush=True)
+        figures["tuning"] = measure_tuning(Path(workdir))
     machine["load_after"] = round(os.getloadavg()[0], 2)
     figures["targets"] = TARGETS
     args.out.mkdir(parents=True, exist_ok=True)

@@ -100,6 +100,9 @@ def run_job(cfg: DictConfig) -> dict:
         if choice:
             record["tuning"] = {"choice": choice["run_id"], "arm": choice["arm"], "chosen": choice["chosen"],
                                 "trials": len(choice["trials"])}
+            # a knob tuning chose is the arm's tuning, not a variant: the arm keeps one label across conditions
+            record["variant"] = {key: value for key, value in (record.get("variant") or {}).items()
+                                 if f"regime.{key}" not in choice["chosen"]}
         write_record(study_dir, record)
     seconds = records[0]["timings"]["total_s"]
     varied = len({(m.lr, m.weight_decay) for m, _ in pending}) > 1

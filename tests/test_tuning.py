@@ -171,6 +171,7 @@ def test_every_arm_gets_the_same_budget_and_tuning_runs_keep_no_test_metric(tmp_
         chosen = next(c for c in choices if c["run_id"] == record["tuning"]["choice"])["chosen"]
         assert record["config"]["trainer"]["lr"] == chosen["trainer.lr"]
         assert record["config"]["tuning"] == record["tuning"]["choice"]
+        assert "trunk_lr" not in (record.get("variant") or {})  # a tuned knob never splits the arm's label
 
 
 def test_a_stored_choice_is_reused_and_nothing_trains_twice(tmp_path, capsys):

@@ -14,6 +14,7 @@ import pandas as pd
 from bench.report.study import Section, StudyReport
 from bench.report.tables import plain_table
 from bench.results.records import read_record
+from bench.results.scan import regime_label
 
 PROTOCOL = ("selection on validation only: each setting trains on the tuning seeds, disjoint from the evaluation "
             "seeds, and is scored by its mean validation primary metric ({objective}); the best setting is stored "
@@ -25,7 +26,7 @@ UNTUNED = ("untuned: every neural arm trains at the trainer's fixed learning rat
 
 
 def _arm(record: dict) -> tuple:
-    return record.get("regime"), record.get("strategy"), record.get("weighting")
+    return regime_label(record.get("regime"), record.get("strategy"), record.get("variant")), record.get("weighting")
 
 
 def keep_tuned(records: list[dict]) -> tuple[list[dict], str | None]:
