@@ -264,3 +264,16 @@ def test_without_the_key_the_family_is_drawn_as_before():
     assert draw_family(data, seed=3).target.val.x.equal(plain.target.val.x)
     data.target_val_ratio = 0.25
     assert len(draw_family(data, seed=3).target.val) == 4
+
+
+def test_the_report_states_the_protocol_and_lists_every_choice(tmp_path):
+    from bench.report.render import write_reports
+
+    for regime in ("stl", "mtl"):
+        assert run_job(_compose(tmp_path / "experiments", f"regime={regime}", "study_name=tuned"))["status"] == "ok"
+    write_reports(tmp_path / "experiments", tmp_path / "reports")
+    page = (tmp_path / "reports" / "tuned" / "README.md").read_text()
+    assert "**tuning**: 4 trials per arm and condition, equal for every tuned arm" in page
+    assert "tuning seeds [1000, 1001]" in page and "no test score enters a choice" in page
+    assert "## Tuning" in page and "| mtl " in page and "| stl " in page
+    assert "tuned (4 trials per arm" in (tmp_path / "reports" / "index.md").read_text()

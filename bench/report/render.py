@@ -14,7 +14,7 @@ from bench.report.plots import plot_cd_diagram
 from bench.report.protocol import software_versions
 from bench.report.study import Figure, Section, StudyReport, build_study
 from bench.report.tables import Table, claims_view, plain_table
-from bench.report.tuning import add_tuning, keep_tuned, load_choices
+from bench.report.tuning import add_tuning, keep_tuned, load_choices, tuning_label
 from bench.results import load_records
 from bench.results.scan import deduplicate
 
@@ -123,7 +123,7 @@ def index_markdown(claims: Table, reports: list[StudyReport], versions: Table, e
              claims.markdown(), "## Studies", ""]
     for report in reports:
         lines.append(f"- [{report.name}]({report.name}/README.md): varies {report.protocol['varied']}; "
-                     f"{report.protocol['runs']}")
+                     f"{report.protocol['runs']}; {tuning_label(report.protocol)}")
     if not reports:
         lines.append(f"No run records found in `{experiments}`: run a study first, e.g. `make bench`.")
     lines += ["", "## How the statistics work", "", *[f"- {s}" for s in STATISTICS], "", "## Software", "",

@@ -79,6 +79,12 @@ def tuning_protocol(records: list[dict], choices: list[dict]) -> dict[str, str]:
     return lines
 
 
+def tuning_label(protocol: dict[str, str]) -> str:
+    """``tuned (12 trials per arm and condition ...)`` or ``untuned``: a study's comparison in a few words."""
+    line = protocol.get("tuning", UNTUNED)
+    return "untuned" if line.startswith("untuned") else f"tuned ({line.split(',')[0]})"
+
+
 def tuning_section(records: list[dict], choices: list[dict], keys: list[str]) -> Section | None:
     """Per (arm, condition): the budget, the method, the chosen values, their validation score, edge flags."""
     by_choice = {}
