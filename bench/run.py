@@ -144,7 +144,8 @@ def tuned(cfg: DictConfig, describe: str) -> tuple[DictConfig, dict | None]:
                 write_record(folder / "trials", stage.without_test(record))
         return [read_record(record_path(folder / "trials", run_id(member_config(base, m)))) for m in setting_members]
 
-    choice, made = stage.choose(cfg, arm, defining_config(cfg), train, folder)
+    where_free = member_config(defining_config(cfg), population_members(cfg)[0])  # no accelerator: same choice anywhere
+    choice, made = stage.choose(cfg, arm, where_free, train, folder)
     print(f"[{cfg.study_name}] {'tuned' if made else 'stored tuning of'} {describe}: {stage.describe(choice)}",
           flush=True)
     return stage.with_setting(cfg, choice["chosen"], arm), choice
