@@ -346,7 +346,7 @@ def render(figures: dict) -> str:
         f"MTL {figures['many_tasks']['mtl_s']}s.",
         f"8. `{figures['tuning']['sweep']}` on the local launcher: untuned {figures['tuning']['untuned_s']}s, tuned "
         f"{figures['tuning']['tuned_s']}s (each neural arm: 8 settings x 2 tuning seeds as one population per "
-        "setting group, then its 10 evaluation seeds; make bench's `tuning=small` has 12 settings).",
+        "setting group, then its 10 evaluation seeds; make bench's `tuning=small` has 6).",
     ]
     return "\n".join(lines) + "\n"
 
