@@ -72,3 +72,37 @@ def test_every_strategy_of_a_condition_shares_one_computation(tmp_path, fast_tra
     assert found[0] == found[1] == found[2]
     assert len(calls) == 2  # the second target is another key
     assert other[1]["diagnostics"] != found[0]
+
+
+def _diagnostics(pretrained: float, random: float, rank: float) -> dict:
+    probes = {name: {"r2": value, "mse": 1 - value, "loss": 1 - value}
+              for name, value in (("pretrained", pretrained), ("random", random), ("raw", 0.5))}
+    return {"probe": probes, "effective_rank": {"pretrained": rank, "random": 12.0},
+            "dead_units": {"pretrained": 0.25, "random": 0.0}}
+
+
+def test_the_report_counts_a_trunk_once_per_seed_and_lists_each_single_source():
+    from bench.report.aggregate import study_data
+    from bench.report.diagnostics import transferability_report
+    from tests.test_report import _record
+
+    records = []
+    for seed in range(4):
+        for size in (8, 64):
+            knobs = {"target_size": size}
+            records.append(_record("sizes", "stl", None, seed, knobs, 0.6))
+            shared = _diagnostics(0.3 + 0.1 * seed, 0.7, 2.0 + seed)  # one trunk: both strategies report it
+            for strategy in ("full", "linear_probe"):
+                records.append({**_record("sizes", "tl", strategy, seed, knobs, 0.6), "fit": {"diagnostics": shared}})
+            single = _record("sizes", "tl", "full", seed, knobs, 0.6)
+            records.append({**single, "run_id": single["run_id"] + "single", "variant": {"pretrain": "single"},
+                            "fit": {"sources": {"task1": {"diagnostics": _diagnostics(0.9, 0.7, 9.0)},
+                                                "task2": {"diagnostics": _diagnostics(0.8, 0.7, 8.0)}}}})
+    text, (table,) = transferability_report(study_data("sizes", records), records)
+    frame = table.frame.set_index(["source", "target_size"])
+    assert sorted(set(frame.index.get_level_values("source"))) == ["pooled", "single: task1", "single: task2"]
+    assert (frame["n"] == 4).all()
+    assert frame.loc[("pooled", "8"), "probe on pretrained"].startswith("0.450 [")  # mean of 0.3 .. 0.6
+    assert frame.loc[("pooled", "8"), "effective_rank pretrained"].startswith("3.5 [")
+    assert frame.loc[("single: task1", "64"), "probe on raw"] == "0.500 [0.500, 0.500]"
+    assert "falls below the random trunk's in 8 of 24" in text[1]  # the pooled trunk, 4 seeds x 2 sizes
