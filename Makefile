@@ -48,6 +48,8 @@ bench-full: bench
 	$(PY) -m bench.run -m +study=covariate_shift regime=tl_lp_ft,tl_l2_sp,tl_partial,tl_bss $(SEEDS20)
 	$(PY) -m bench.run -m +study=imbalance regime=tl_full,tl_probe data.target=task1,task2,task3 $(SEEDS20)  # target in turn
 	$(PY) -m bench.run -m +study=mnist_digits $(SEEDS20)
+	$(PY) -m bench.run -m +study=digits 'data.source_digits=[5,6,7,8,9]' $(SEEDS20)  # its same-class positive control
+	$(PY) -m bench.run -m +study=shift $(SEEDS20)
 	$(PY) -m bench.run -m +study=weighting $(SEEDS20)
 	$(PY) -m bench.run -m +study=weighting regime=mtl weighting=static \
 		'weighting.weights=[0.1,0.9],[0.25,0.75],[0.5,0.5],[0.75,0.25],[0.9,0.1]' $(SEEDS20)
