@@ -19,7 +19,7 @@ $(STAMP): pyproject.toml | $(PY)
 	touch $(STAMP)
 
 # Every claim study, the regime map and the capacity laboratory, with the scikit-learn anchors, each job
-# one population of the study's 10 paired seeds (348 jobs, 3480 runs: about 6 to 7 minutes on 2 cores).
+# one population of the study's 10 paired seeds, every neural arm tuned first (conf/tuning/small.yaml).
 bench: $(STAMP)
 	$(PY) -m bench.run -m +study=relatedness
 	$(PY) -m bench.run -m +study=target_size
@@ -31,31 +31,36 @@ bench: $(STAMP)
 	$(PY) -m bench.run -m +study=capacity
 	$(PY) -m bench.report
 
-# `make bench` with 20 paired seeds: a re-run trains only the seeds without a record (10-19).
-SEEDS20 := 'seed=[0,1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19]'
+# `make bench` with 20 paired seeds and the larger tuning budget (conf/tuning/full.yaml: new choices, so every
+# seed trains again; the report compares each arm under its largest budget), plus the method studies.
+FULL := tuning=full 'seed=[0,1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19]'
 bench-full: bench
-	$(PY) -m bench.run -m +study=relatedness $(SEEDS20)
-	$(PY) -m bench.run -m +study=target_size $(SEEDS20)
-	$(PY) -m bench.run -m +study=imbalance $(SEEDS20)
-	$(PY) -m bench.run -m +study=covariate_shift $(SEEDS20)
-	$(PY) -m bench.run -m +study=digits $(SEEDS20)
-	$(PY) -m bench.run -m +study=digits_shift $(SEEDS20)
-	$(PY) -m bench.run -m +study=regime_map $(SEEDS20)
-	$(PY) -m bench.run -m +study=capacity $(SEEDS20)
-	$(PY) -m bench.run -m +study=noise $(SEEDS20)
-	$(PY) -m bench.run -m +study=target_size regime=tl_lp_ft,tl_l2_sp,tl_partial,tl_bss $(SEEDS20)
-	$(PY) -m bench.run -m +study=digits regime=tl_lp_ft,tl_l2_sp,tl_partial,tl_bss $(SEEDS20)
-	$(PY) -m bench.run -m +study=covariate_shift regime=tl_lp_ft,tl_l2_sp,tl_partial,tl_bss $(SEEDS20)
-	$(PY) -m bench.run -m +study=imbalance regime=tl_full,tl_probe data.target=task1,task2,task3 $(SEEDS20)  # target in turn
-	$(PY) -m bench.run -m +study=mnist_digits $(SEEDS20)
-	$(PY) -m bench.run -m +study=digits 'data.source_digits=[5,6,7,8,9]' $(SEEDS20)  # its same-class positive control
-	$(PY) -m bench.run -m +study=shift $(SEEDS20)
-	$(PY) -m bench.run -m +study=weighting $(SEEDS20)
+	$(PY) -m bench.run -m +study=relatedness $(FULL)
+	$(PY) -m bench.run -m +study=target_size $(FULL)
+	$(PY) -m bench.run -m +study=imbalance $(FULL)
+	$(PY) -m bench.run -m +study=covariate_shift $(FULL)
+	$(PY) -m bench.run -m +study=digits $(FULL)
+	$(PY) -m bench.run -m +study=digits_shift $(FULL)
+	$(PY) -m bench.run -m +study=regime_map $(FULL)
+	$(PY) -m bench.run -m +study=capacity $(FULL)
+	$(PY) -m bench.run -m +study=noise $(FULL)
+	$(PY) -m bench.run -m +study=target_size regime=tl_lp_ft,tl_l2_sp,tl_partial,tl_bss $(FULL)
+	$(PY) -m bench.run -m +study=digits regime=tl_lp_ft,tl_l2_sp,tl_partial,tl_bss $(FULL)
+	$(PY) -m bench.run -m +study=covariate_shift regime=tl_lp_ft,tl_l2_sp,tl_partial,tl_bss $(FULL)
+	$(PY) -m bench.run -m +study=imbalance regime=tl_full,tl_probe data.target=task1,task2,task3 $(FULL)  # target in turn
+	$(PY) -m bench.run -m +study=mnist_digits $(FULL)
+	$(PY) -m bench.run -m +study=digits 'data.source_digits=[5,6,7,8,9]' $(FULL)  # its same-class positive control
+	$(PY) -m bench.run -m +study=shift $(FULL)
+	$(PY) -m bench.run -m +study=weighting $(FULL)
 	$(PY) -m bench.run -m +study=weighting regime=mtl weighting=static \
-		'weighting.weights=[0.1,0.9],[0.25,0.75],[0.5,0.5],[0.75,0.25],[0.9,0.1]' $(SEEDS20)
-	$(PY) -m bench.run -m +study=balance $(SEEDS20)
+		'weighting.weights=[0.1,0.9],[0.25,0.75],[0.5,0.5],[0.75,0.25],[0.9,0.1]' $(FULL)
+	$(PY) -m bench.run -m +study=balance $(FULL)
+	$(PY) -m bench.run -m +study=imbalance regime=mtl regime.sampling=proportional,temperature $(FULL)
+	$(PY) -m bench.run -m +study=relatedness regime=stl,mtl,tl_full model=mmoe study_name=relatedness_mmoe $(FULL)
+	$(PY) -m bench.run -m +study=relatedness regime=stl,mtl,tl_full model=cross_stitch \
+		study_name=relatedness_cross_stitch $(FULL)
 	$(PY) -m bench.run -m +study=balance data.imbalance=1 data.target_size=256,128,64,32,16,8,4 \
-		study_name=balance_small_target $(SEEDS20)
+		study_name=balance_small_target $(FULL)
 	$(PY) -m bench.report
 
 # One seed on three knob values per study: a smoke run of the whole pipeline, not evidence.
