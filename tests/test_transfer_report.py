@@ -32,3 +32,7 @@ def test_a_study_with_transfer_runs_flags_its_negative_transfer_and_states_the_b
     assert list(zip(flagged["arm"], flagged["target_size"], strict=True)) == [("tl-l2_sp", "8")]
     assert any("**Negative transfer**" in line and "tl-l2_sp at target_size=8" in line for line in section.text)
     assert report.protocol["transfer budget"] == TRANSFER_BUDGET
+    per_run = pd.read_csv(tmp_path / "negative_transfer_runs.csv")
+    assert len(per_run) == 20 and set(per_run["arm"]) == {"tl-full", "tl-l2_sp"}  # one row per transfer run
+    small = per_run[(per_run["arm"] == "tl-l2_sp") & (per_run["target_size"] == 8)]
+    assert list(small["gap"].round(6)) == [0.2] * 5

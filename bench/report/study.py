@@ -330,7 +330,8 @@ def _target_section(study: StudyData, figures: Path) -> Section:
     metric = ", ".join(sorted(scores["metric"].unique()))
     expected = study.runs.dropna(subset=keys).groupby(keys)["seed"].nunique()
     summary = summarize(scores, keys)
-    target = summarize_differences(measured_differences(study, "target"), keys)
+    per_seed = measured_differences(study, "target")
+    target = summarize_differences(per_seed, keys)
     section = Section(f"Target task: {metric}")
     section.tables.append(score_table(
         summary, keys, expected, "scores",
@@ -342,6 +343,9 @@ def _target_section(study: StudyData, figures: Path) -> Section:
                         "(positive: the arm beats STL; STL − arm for an error metric).", target)))
     gaps = negative_transfer(target)
     if len(gaps):
+        transfer = per_seed[per_seed["arm"].isin(gaps["arm"])]  # every transfer run's own gap, seed by seed
+        transfer.assign(gap=-transfer["difference"]).drop(columns="difference").to_csv(
+            figures / "negative_transfer_runs.csv", index=False)
         flagged = gaps[gaps["negative"]]
         where = "; ".join(f"{arm} at " + ", ".join(" ".join(f"{k}={row[k]}" for k in keys)
                                                     for _, row in rows.iterrows())
@@ -355,7 +359,8 @@ def _target_section(study: StudyData, figures: Path) -> Section:
             "negative_transfer", "Negative transfer gap",
             "error(transfer) − error(scratch) on the target task, seed by seed (Wang et al. 2019), scratch being "
             f"STL's model of the target and the error 1 − {metric} (or the error metric itself): minus the paired "
-            "difference above. Flagged where its 95% CI lies above zero.", keys))
+            "difference above. Flagged where its 95% CI lies above zero. Every transfer run's own gap, seed by "
+            "seed: negative_transfer_runs.csv.", keys))
     section.figures += _figures_by_knob(study, summary, f"target test {metric}", "score", figures,
                                         f"target {metric}", zero_line=False)
     section.figures += _figures_by_knob(study, target, f"target {metric}: arm − STL", "difference", figures,
