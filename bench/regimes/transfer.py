@@ -34,7 +34,8 @@ class Transfer:
     ``l2_sp``, ``partial``, ``bss``); its hyper-parameters are the other keyword arguments
     (``regime.frozen_layers=2``). ``trunk_lr`` multiplies the trunk's learning rate against the head's for
     every strategy that trains the trunk (TLlib uses 0.1). Each stage gets the same step budget and selects
-    on its own validation split.
+    on its own validation split. ``variant`` holds the settings off their defaults (a record's, which names
+    its arm), and every fit carries its pretrained trunk's ``diagnostics`` (``member_diagnostics``).
     """
 
     name = "tl"
