@@ -85,6 +85,7 @@ class Transfer:
             module.heads[0].load_state_dict(pretrained.heads[target].state_dict())
         if self.trunk_lr != 1.0:
             module.lr_scales = {"backbone.": self.trunk_lr}
+        module.to(training.device)  # the copied trunk is where pretraining left it; its new head is not yet
         diagnostics = pretrain_cache.remembered(
             key and pretrain_cache.target_key(key, [f.target for f in families]),
             lambda: member_diagnostics(module, backbone, members))
