@@ -125,6 +125,7 @@ def _split_done(folder: Path, base: dict, members: list) -> tuple[list, list]:
 def tuned(cfg: DictConfig, describe: str) -> tuple[DictConfig, dict | None]:
     """``cfg`` with this arm's chosen hyper-parameters, and the choice; ``cfg`` itself when tuning is off or
     the arm chooses its own regularisation (scikit-learn)."""
+    from bench.regimes.transfer import without_diagnostics
     from bench.tuning import stage
 
     if not cfg.get("tuning") or cfg.tuning.trials == 0:
@@ -140,7 +141,9 @@ def tuned(cfg: DictConfig, describe: str) -> tuple[DictConfig, dict | None]:
         base = defining_config(setting_cfg)
         pending, _ = _split_done(folder / "trials", base, setting_members)
         if pending:
-            for record in train_population(setting_cfg, pending):
+            with without_diagnostics():  # they are scored on the test split, which tuning never reads
+                trained = train_population(setting_cfg, pending)
+            for record in trained:
                 write_record(folder / "trials", stage.without_test(record))
         return [read_record(record_path(folder / "trials", run_id(member_config(base, m)))) for m in setting_members]
 

@@ -106,3 +106,14 @@ def test_the_report_counts_a_trunk_once_per_seed_and_lists_each_single_source():
     assert frame.loc[("pooled", "8"), "effective_rank pretrained"].startswith("3.5 [")
     assert frame.loc[("single: task1", "64"), "probe on raw"] == "0.500 [0.500, 0.500]"
     assert "falls below the random trunk's in 8 of 24" in text[1]  # the pooled trunk, 4 seeds x 2 sizes
+
+
+def test_tuning_trials_carry_no_diagnostics(fast_training):
+    """Their probes are scored on the test split, which tuning never reads."""
+    from bench.regimes.transfer import without_diagnostics
+
+    family = tiny_family("classification")
+    with without_diagnostics():
+        _, fit = run_alone(Transfer("full", pretrain="single"), family, DEEP, fast_training, seed=0)
+    assert "diagnostics" not in fit and all("diagnostics" not in s for s in fit["sources"].values())
+    assert "diagnostics" in run_alone(Transfer("full"), family, DEEP, fast_training, seed=0)[1]

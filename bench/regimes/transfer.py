@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import inspect
+from collections.abc import Iterator
 
 import torch
 
@@ -18,6 +20,19 @@ from bench.regimes.strategies import make_strategy
 from bench.regimes.training import Training
 
 PRETRAINING = ("pooled", "multi_task", "single", "all_tasks")
+_diagnosing = True
+
+
+@contextlib.contextmanager
+def without_diagnostics() -> Iterator[None]:
+    """No transferability diagnostics within the block: tuning trials, which read validation only and whose
+    records must hold no test metric (the diagnostics' probes are scored on the test split)."""
+    global _diagnosing
+    previous, _diagnosing = _diagnosing, False
+    try:
+        yield
+    finally:
+        _diagnosing = previous
 
 
 class Transfer:
@@ -88,14 +103,15 @@ class Transfer:
         module.to(training.device)  # the copied trunk is where pretraining left it; its new head is not yet
         diagnostics = pretrain_cache.remembered(
             key and pretrain_cache.target_key(key, [f.target for f in families]),
-            lambda: member_diagnostics(module, backbone, members))
+            lambda: member_diagnostics(module, backbone, members)) if _diagnosing else None
         adapt_fits, adapt_info = self.adaptation.adapt(module, training)
         for pretrain, adapt in zip(pretrain_fits, adapt_fits, strict=True):
             if pretrain.error:
                 adapt.error = f"pretraining: {pretrain.error}"
         cache_note = {"cached": True} if cached else {}
         return outcomes(module, adapt_fits, lambda r: {"pretrain": {**pretrain_fits[r].info(), **cache_note},
-                                                       "adapt": adapt_info[r], "diagnostics": diagnostics[r]})
+                                                       "adapt": adapt_info[r],
+                                                       **({"diagnostics": diagnostics[r]} if diagnostics else {})})
 
 
 def changed(kind: type, values: dict) -> dict:
@@ -156,7 +172,8 @@ def best_source(by_source: dict[str, Outcome]) -> Outcome:
     name, best = min(done.items(), key=lambda item: item[1].tasks[0]["val"]["loss"])
     average = {split: {metric: sum(o.tasks[0][split][metric] for o in done.values()) / len(done)
                        for metric in best.tasks[0][split]} for split in ("val", "test")}
-    sources = {n: ({"val": o.tasks[0]["val"], "test": o.tasks[0]["test"], "diagnostics": o.fit["diagnostics"]}
+    sources = {n: ({"val": o.tasks[0]["val"], "test": o.tasks[0]["test"],
+                    **{key: value for key, value in o.fit.items() if key == "diagnostics"}}
                    if not o.error else {"error": o.error})
                for n, o in by_source.items()}
     return Outcome(tasks=best.tasks, fit={**best.fit, "source": name, "sources": sources, "average": average})
