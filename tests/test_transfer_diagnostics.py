@@ -81,7 +81,7 @@ def _diagnostics(pretrained: float, random: float, rank: float) -> dict:
             "dead_units": {"pretrained": 0.25, "random": 0.0}}
 
 
-def test_the_report_counts_a_trunk_once_per_seed_and_lists_each_single_source():
+def test_the_report_shows_each_arms_trunks_and_lists_each_single_source():
     from bench.report.aggregate import study_data
     from bench.report.diagnostics import transferability_report
     from tests.test_report import _record
@@ -91,21 +91,24 @@ def test_the_report_counts_a_trunk_once_per_seed_and_lists_each_single_source():
         for size in (8, 64):
             knobs = {"target_size": size}
             records.append(_record("sizes", "stl", None, seed, knobs, 0.6))
-            shared = _diagnostics(0.3 + 0.1 * seed, 0.7, 2.0 + seed)  # one trunk: both strategies report it
-            for strategy in ("full", "linear_probe"):
-                records.append({**_record("sizes", "tl", strategy, seed, knobs, 0.6), "fit": {"diagnostics": shared}})
+            for strategy, offset in (("full", 0.0), ("linear_probe", 0.05)):  # tuned: a trunk of its own each
+                found = _diagnostics(0.3 + 0.1 * seed + offset, 0.7, 2.0 + seed)
+                records.append({**_record("sizes", "tl", strategy, seed, knobs, 0.6), "fit": {"diagnostics": found}})
             single = _record("sizes", "tl", "full", seed, knobs, 0.6)
             records.append({**single, "run_id": single["run_id"] + "single", "variant": {"pretrain": "single"},
                             "fit": {"sources": {"task1": {"diagnostics": _diagnostics(0.9, 0.7, 9.0)},
                                                 "task2": {"diagnostics": _diagnostics(0.8, 0.7, 8.0)}}}})
     text, (table,) = transferability_report(study_data("sizes", records), records)
-    frame = table.frame.set_index(["source", "target_size"])
-    assert sorted(set(frame.index.get_level_values("source"))) == ["pooled", "single: task1", "single: task2"]
+    frame = table.frame.set_index(["arm", "source", "target_size"])
+    assert sorted(set(frame.index.droplevel("target_size"))) == [
+        ("tl-full", "pooled"), ("tl-full[pretrain=single]", "single: task1"),
+        ("tl-full[pretrain=single]", "single: task2"), ("tl-linear_probe", "pooled")]
     assert (frame["n"] == 4).all()
-    assert frame.loc[("pooled", "8"), "probe on pretrained"].startswith("0.450 [")  # mean of 0.3 .. 0.6
-    assert frame.loc[("pooled", "8"), "effective_rank pretrained"].startswith("3.5 [")
-    assert frame.loc[("single: task1", "64"), "probe on raw"] == "0.500 [0.500, 0.500]"
-    assert "falls below the random trunk's in 8 of 24" in text[1]  # the pooled trunk, 4 seeds x 2 sizes
+    assert frame.loc[("tl-full", "pooled", "8"), "probe on pretrained"].startswith("0.450 [")  # mean of 0.3 .. 0.6
+    assert frame.loc[("tl-linear_probe", "pooled", "8"), "probe on pretrained"].startswith("0.500 [")
+    assert frame.loc[("tl-full", "pooled", "8"), "effective_rank pretrained"].startswith("3.5 [")
+    assert frame.loc[("tl-full[pretrain=single]", "single: task1", "64"), "probe on raw"] == "0.500 [0.500, 0.500]"
+    assert "falls below the random trunk's in 16 of 32" in text[1]  # the pooled trunks: 2 arms x 4 seeds x 2 sizes
 
 
 def test_tuning_trials_carry_no_diagnostics(fast_training):

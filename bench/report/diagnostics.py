@@ -1,7 +1,8 @@
 """The transferability diagnostics section: why a source helps or hurts, per source and condition (issue 11).
 
-Transfer records carry their pretrained trunk's diagnostics (``fit.diagnostics``, ``bench/diagnostics.py``);
-every strategy of a condition shares one trunk, so a (seed, condition, source) counts once.
+Transfer records carry their pretrained trunk's diagnostics (``fit.diagnostics``, ``bench/diagnostics.py``).
+They are shown per arm: untuned, every strategy of a condition shares one trunk (and the same values); tuned,
+each arm pretrains with the learning rate and weight decay chosen for it, so each has a trunk of its own.
 """
 
 from __future__ import annotations
@@ -24,8 +25,9 @@ READING = (
     "target test row) of both trunks' features say how: features collapsed onto a few source directions have "
     "a low rank and many dead units. No choice of the suite reads these numbers."
 )
-CAPTION = ("Mean over seeds [95% bootstrap CI] of one value per seed, condition and source (every strategy of a "
-           "condition shares the trunk); n = seeds. Probes on the target's primary metric (`metric`).")
+CAPTION = ("Mean over seeds [95% bootstrap CI]; n = seeds. Per arm, as a tuned arm pretrains with its own "
+           "settings (untuned, the arms of a condition share a trunk and show the same values). Probes on the "
+           "target's primary metric (`metric`).")
 
 
 def source_of(record: dict) -> str:
@@ -35,11 +37,11 @@ def source_of(record: dict) -> str:
     return f"single: {variant['source']}" if variant.get("source") else pretrain
 
 
-def diagnostic_rows(records: list[dict], conditions: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
-    """One row per (source, condition, seed): each measure of ``MEASURES``, the probes on the target's
-    primary metric. ``conditions`` maps a run id to its knob values (the study's runs table)."""
-    by_run = conditions.set_index("run_id")[keys]
-    rows = {}
+def diagnostic_rows(records: list[dict], runs: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
+    """One row per (arm, source, condition, seed): each measure of ``MEASURES``, the probes on the target's
+    primary metric. ``runs`` maps a run id to its arm and knob values (the study's runs table)."""
+    by_run = runs.set_index("run_id")[["arm", *keys]]
+    rows = []
     for record in records:
         fit = record.get("fit") or {}
         if record.get("status") != "ok" or record["run_id"] not in by_run.index:
@@ -48,15 +50,15 @@ def diagnostic_rows(records: list[dict], conditions: pd.DataFrame, keys: list[st
         metric = primary_metric(record, target)
         found = {f"single: {n}": s.get("diagnostics") for n, s in fit["sources"].items()} if "sources" in fit \
             else {source_of(record): fit.get("diagnostics")}
-        condition = tuple(by_run.loc[record["run_id"]])
+        arm, *condition = by_run.loc[record["run_id"]]
         for source, diagnostics in found.items():
             if diagnostics:
-                rows[(source, condition, record["seed"])] = {
-                    "source": source, **dict(zip(keys, condition, strict=True)), "seed": record["seed"],
+                rows.append({
+                    "arm": arm, "source": source, **dict(zip(keys, condition, strict=True)), "seed": record["seed"],
                     "metric": metric,
                     **{f"{kind} {name}": (diagnostics[kind][name][metric] if kind == "probe"
-                                          else diagnostics[kind][name]) for kind, name in MEASURES}}
-    return pd.DataFrame(rows.values())
+                                          else diagnostics[kind][name]) for kind, name in MEASURES}})
+    return pd.DataFrame(rows)
 
 
 def transferability_report(study: StudyData, records: list[dict]) -> tuple[list[str], list[Table]] | None:
@@ -66,16 +68,16 @@ def transferability_report(study: StudyData, records: list[dict]) -> tuple[list[
         return None
     measures = [f"{kind} {name}" for kind, name in MEASURES]
     summary = []
-    for (source, *condition, metric), group in rows.groupby(["source", *study.keys, "metric"], sort=True):
+    for (arm, source, *condition, metric), group in rows.groupby(["arm", "source", *study.keys, "metric"]):
         cells = {}
         for measure in measures:
             low, high = bootstrap_ci(group[measure].to_numpy())
             cells[measure] = interval(float(group[measure].mean()), low, high, 1 if "rank" in measure else 3)
-        summary.append({"source": source, **dict(zip(study.keys, condition, strict=True)), "metric": metric,
+        summary.append({"arm": arm, "source": source, **dict(zip(study.keys, condition, strict=True)), "metric": metric,
                         **cells, "n": len(group)})
     table = pd.DataFrame(summary).rename(columns={f"probe {n}": f"probe on {n}" for _, n in MEASURES})
     collapsed = rows[rows["probe pretrained"] < rows["probe random"]]
     text = [READING, f"The pretrained probe falls below the random trunk's in {len(collapsed)} of {len(rows)} "
-                     "(source, condition, seed) cells."]
+                     "(arm, source, condition, seed) cells."]
     return text, [plain_table(table, "transferability", "Transferability diagnostics per source", CAPTION,
                               study.keys)]
