@@ -107,7 +107,9 @@ def test_a_choice_on_the_edge_of_its_space_is_flagged(dim, value, edge):
 # --- choices read validation only ---------------------------------------------------------------------------
 
 def _fake_record(seed: int, val: float, test: float, status: str = "ok") -> dict:
-    task = {"task": "task0", "role": "target", "kind": "regression", "val": {"r2": val}, "test": {"r2": test}}
+    """A record whose target scores ``val`` on validation (minus its loss) and ``test`` on test."""
+    task = {"task": "task0", "role": "target", "kind": "regression", "val": {"loss": -val, "r2": 1.0},
+            "test": {"loss": -test, "r2": test}}
     return {"seed": seed, "status": status, "tasks": [task], "error": None if status == "ok" else "DivergenceError"}
 
 
@@ -132,7 +134,7 @@ def test_the_score_never_reads_a_test_metric():
             raise AssertionError("a test metric was read")
 
     record = _fake_record(0, val=0.7, test=0.0)
-    record["tasks"][0]["test"] = NoPeeking(r2=0.1)
+    record["tasks"][0]["test"] = NoPeeking(loss=0.1)
     assert stage.score(record, "target") == 0.7
     assert stage.score(stage.without_test(_fake_record(0, 0.7, 0.1)), "every_task") == 0.7
 

@@ -17,7 +17,8 @@ from bench.results.records import read_record
 from bench.results.scan import regime_label
 
 PROTOCOL = ("selection on validation only: each setting trains on the tuning seeds, disjoint from the evaluation "
-            "seeds, and is scored by its mean validation primary metric ({objective}); the best setting is stored "
+            "seeds, and is scored by its mean validation loss ({objective}; the loss early stopping minimises, which "
+            "still ranks settings on a target's few validation rows); the best setting is stored "
             "per (condition, arm) and the evaluation seeds train once with it. Tuning runs keep no test metric, "
             "so no test score enters a choice. Scikit-learn arms choose their regularisation on validation "
             "themselves.")
@@ -114,8 +115,8 @@ def tuning_section(records: list[dict], choices: list[dict], keys: list[str]) ->
         text.append(f"⚠ {edges} choice(s) sit on the edge of their space (flagged below): a wider space might have "
                     "chosen beyond it.")
     table = plain_table(frame, "tuning", "Hyper-parameters chosen on validation",
-                        "validation: the chosen setting's mean validation primary metric over the tuning seeds "
-                        "(higher is better); failed: trials with a failed run, never chosen.", keys)
+                        "validation: minus the chosen setting's mean validation loss over the tuning seeds (higher is "
+                        "better); failed: trials with a failed run, never chosen.", keys)
     return Section("Tuning", text, [table])
 
 

@@ -2,7 +2,10 @@
 
 Protocol (stated in the report): every tuned arm gets the same budget (``tuning.trials`` settings), each
 setting trained on the tuning seeds (``tuning.seeds``, disjoint from the evaluation seeds), and scored by
-the mean over those seeds of the validation primary metric (of the target task, or of every task); the
+minus the mean over those seeds of the validation loss (of the target task, or over every task): the loss
+model selection and early stopping minimise, which a tiny validation split still ranks settings by (R² or
+accuracy on two or three rows swing by orders of magnitude or tie, and their mean over seeds weights a
+low-variance draw up); the
 best setting is stored per (study condition, arm) and the evaluation seeds train with it. Tuning runs
 never keep a test metric, so no test score can enter a choice. A setting any of whose runs failed (say,
 diverged) is not chosen. A stored choice is reused: a re-run trains only what is missing.
@@ -19,10 +22,8 @@ from pathlib import Path
 
 from omegaconf import DictConfig, OmegaConf
 
-from bench.metrics import HIGHER_IS_BETTER
 from bench.regimes.population import Member
 from bench.results.records import read_record, record_path, run_id, write_record
-from bench.results.scan import primary_metric
 from bench.tuning.search import Search
 from bench.tuning.space import POPULATION_KEYS, Dimension, TuningError, arm_space
 
@@ -101,19 +102,14 @@ def condition(defining: dict, dimensions: list[Dimension]) -> dict:
 
 
 def score(record: dict, objective: str) -> float:
-    """The validation primary metric, oriented so that higher is better, of the target or averaged over every
-    task; NaN for a failed run. Reads ``val`` only."""
+    """Minus the validation loss (higher is better) of the target, or averaged over every task; NaN for a
+    failed run. Reads ``val`` only."""
     if record.get("status") != "ok":
         return math.nan
     tasks = record["tasks"]
     if objective == "target":
         tasks = [next((t for t in tasks if t["role"] == "target"), tasks[0])]
-    values = []
-    for task in tasks:
-        metric = primary_metric(record, task)
-        value = task["val"][metric]
-        values.append(value if HIGHER_IS_BETTER.get(metric, True) else -value)
-    return float(sum(values) / len(values))
+    return -float(sum(task["val"]["loss"] for task in tasks) / len(tasks))
 
 
 def without_test(record: dict) -> dict:
