@@ -100,7 +100,7 @@ def tuning_section(records: list[dict], choices: list[dict], keys: list[str]) ->
         rows.append({"arm": choice["arm"], **{k: knobs.get(k) for k in keys}, "trials": len(choice["trials"]),
                      "failed": sum(1 for t in choice["trials"] if t["errors"]), "method": choice["method"],
                      "chosen": ", ".join(f"{k}={v}" for k, v in choice["chosen"].items()),
-                     "validation": choice["value"],
+                     "validation": choice["value"], "tuning_s": choice["seconds"],
                      "edge": ("⚠ " + ", ".join(choice["on_edge"])) if choice["on_edge"] else ""})
     if not rows:
         return None
@@ -116,7 +116,8 @@ def tuning_section(records: list[dict], choices: list[dict], keys: list[str]) ->
                     "chosen beyond it.")
     table = plain_table(frame, "tuning", "Hyper-parameters chosen on validation",
                         "validation: minus the chosen setting's mean validation loss over the tuning seeds (higher is "
-                        "better); failed: trials with a failed run, never chosen.", keys)
+                        "better); failed: trials with a failed run, never chosen; tuning_s: the search's wall time, "
+                        "on top of the evaluation runs' (shared cores: compare arms, not machines).", keys)
     return Section("Tuning", text, [table])
 
 
