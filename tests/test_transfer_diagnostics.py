@@ -1,6 +1,8 @@
 """Transferability diagnostics: statistics with known answers, probes tied to the arms they explain, and one
 computation per pretrained trunk and target, whichever strategies run."""
 
+import dataclasses
+
 import pytest
 import torch
 
@@ -60,18 +62,27 @@ def test_each_source_in_turn_carries_its_own_diagnostics(fast_training):
         assert found["diagnostics"] == alone["diagnostics"]
 
 
-def test_every_strategy_of_a_condition_shares_one_computation(tmp_path, fast_training, monkeypatch):
+def test_each_trunk_and_each_target_is_diagnosed_once(tmp_path, fast_training, monkeypatch):
     calls = []
-    compute = transfer.member_diagnostics
-    monkeypatch.setattr(transfer, "member_diagnostics", lambda *args: calls.append(1) or compute(*args))
+    compute = transfer.representation
+    def spy(module, trunk, skip):
+        calls.append(trunk is module.backbone)
+        return compute(module, trunk, skip)
+
+    monkeypatch.setattr(transfer, "representation", spy)
     family = tiny_family("classification")
     with caching_in(tmp_path):
         found = [run_alone(Transfer(strategy), family, DEEP, fast_training, seed=0)[1]["diagnostics"]
                  for strategy in ("full", "linear_probe", "lp_ft")]
+        assert calls == [True, False, False]  # pretrained, random, raw: once for the three strategies
+        slower = dataclasses.replace(fast_training, lr=fast_training.lr / 10)
+        tuned = run_alone(Transfer("full"), family, DEEP, slower, seed=0)[1]["diagnostics"]  # a trunk of its own
+        assert calls == [True, False, False, True]  # the random trunk and raw inputs are the seed's and target's
         other = run_alone(Transfer("full"), tiny_family("classification", target_size=8), DEEP, fast_training, seed=0)
     assert found[0] == found[1] == found[2]
-    assert len(calls) == 2  # the second target is another key
-    assert other[1]["diagnostics"] != found[0]
+    assert tuned["probe"]["pretrained"] != found[0]["probe"]["pretrained"]
+    assert tuned["probe"]["raw"] == found[0]["probe"]["raw"] and tuned["probe"]["random"] == found[0]["probe"]["random"]
+    assert len(calls) == 7 and other[1]["diagnostics"] != found[0]  # another target is another key
 
 
 def _diagnostics(pretrained: float, random: float, rank: float) -> dict:

@@ -22,6 +22,7 @@ import os
 import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import torch
 from torch import nn
@@ -65,6 +66,12 @@ def pretrain_key(task_sets: list[tuple[Task, ...]], backbone, training: Training
     return digest.hexdigest()[:24]
 
 
+def init_key(backbone, members: list[Member], device_type: str) -> str:
+    """A random trunk: the backbone recipe and the members' seeds (what ``init_backbone`` draws from)."""
+    recipe = (repr(backbone), [m.seed for m in members], device_type, torch.__version__, _code_digest())
+    return hashlib.sha256(repr(recipe).encode()).hexdigest()[:24]
+
+
 def target_key(key: str, targets: list[Task]) -> str:
     """``key`` (a pretrained population) joined with every member's target task, its test split included."""
     digest = hashlib.sha256(key.encode())
@@ -103,7 +110,7 @@ def save(key: str, module: nn.Module, fits: list[MemberFit]) -> None:
     _write(f"{key}.pt", lambda file: torch.save(entry, file))
 
 
-def remembered(key: str | None, compute: Callable[[], list]) -> list:
+def remembered(key: str | None, compute: Callable[[], Any]) -> Any:
     """``compute()``, a JSON value, kept in the cache under ``key``: computed once per key (always without one)."""
     folder = cache_folder()
     path = folder / f"{key}.json" if folder and key else None

@@ -50,7 +50,7 @@ class Transfer:
     (``regime.frozen_layers=2``). ``trunk_lr`` multiplies the trunk's learning rate against the head's for
     every strategy that trains the trunk (TLlib uses 0.1). Each stage gets the same step budget and selects
     on its own validation split. ``variant`` holds the settings off their defaults (a record's, which names
-    its arm), and every fit carries its pretrained trunk's ``diagnostics`` (``member_diagnostics``).
+    its arm), and every fit carries its pretrained trunk's ``diagnostics`` (``diagnose``).
     """
 
     name = "tl"
@@ -101,9 +101,7 @@ class Transfer:
         if self.trunk_lr != 1.0:
             module.lr_scales = {"backbone.": self.trunk_lr}
         module.to(training.device)  # the copied trunk is where pretraining left it; its new head is not yet
-        diagnostics = pretrain_cache.remembered(
-            key and pretrain_cache.target_key(key, [f.target for f in families]),
-            lambda: member_diagnostics(module, backbone, members)) if _diagnosing else None
+        diagnostics = diagnose(module, backbone, members, key) if _diagnosing else None
         adapt_fits, adapt_info = self.adaptation.adapt(module, training)
         for pretrain, adapt in zip(pretrain_fits, adapt_fits, strict=True):
             if pretrain.error:
@@ -138,28 +136,54 @@ def pretrain_population(sources: list[tuple[Task, ...]], backbone: BackboneFacto
     return module, fits, False, key
 
 
-@torch.no_grad()
-def member_diagnostics(module: PopulationModule, backbone: BackboneFactory, members: list[Member]) -> list[dict]:
+def diagnose(module: PopulationModule, backbone: BackboneFactory, members: list[Member], key: str | None
+             ) -> list[dict]:
     """Each member's transferability diagnostics on its target (``bench/diagnostics.py``): probes on the
     pretrained trunk's features (before adaptation moves it), on the random trunk its STL run starts from and
-    on the raw inputs; the effective rank and dead units of both trunks' features of the target's test rows."""
-    with torch.random.fork_rng(devices=[]):  # the draw must not move the generator that adaptation reads
-        random = init_backbone(backbone, module.tasks[0].input_shape, members, 1).to(module.device)
-    splits = {split: module.split_data(split, 0) for split in ("train", "val", "test")}
-    features = {name: {split: trunk(stacked) for split, (stacked, _, _) in splits.items()}
-                for name, trunk in (("pretrained", module.backbone), ("random", random))}
+    on the raw inputs; the effective rank and dead units of both trunks' features of the target's test rows.
+    The pretrained part is kept per trunk and target (``key``); the random and raw parts per seeds and target,
+    so arms whose trunks differ (tuned ones) share them."""
+    targets = [tasks[0] for tasks in module.task_sets]
+    reference = pretrain_cache.init_key(backbone, members, module.device.type) if key else None
+
+    def baselines() -> dict[str, list[dict]]:
+        with torch.random.fork_rng(devices=[]):  # the draw must not move the generator that adaptation reads
+            random = init_backbone(backbone, module.tasks[0].input_shape, members, 1).to(module.device)
+        return {"random": representation(module, random, False), "raw": representation(module, None, False)}
+
+    parts = {"pretrained": pretrain_cache.remembered(key and pretrain_cache.target_key(key, targets),
+                                                     lambda: representation(module, module.backbone, True)),
+             **pretrain_cache.remembered(reference and pretrain_cache.target_key(reference, targets), baselines)}
     found = []
-    for r, tasks in enumerate(module.task_sets):
+    for r in range(len(members)):
         if bool(module.initially_failed[r]):
             found.append({})
             continue
-        own = {name: {split: f[r, :splits[split][1][r]].cpu() for split, f in by_split.items()}
-               for name, by_split in features.items()}
-        own["raw"] = {split: tasks[0].split(split).x.flatten(1) for split in splits}
-        statistics = (("effective_rank", effective_rank), ("dead_units", dead_fraction))
-        found.append({"probe": {name: probe_metrics(tasks[0], rows) for name, rows in own.items()},
-                      **{statistic: {name: measure(own[name]["test"]) for name in ("pretrained", "random")}
-                         for statistic, measure in statistics}})
+        found.append({"probe": {name: part[r]["probe"] for name, part in parts.items()},
+                      **{statistic: {name: parts[name][r][statistic] for name in ("pretrained", "random")}
+                         for statistic in ("effective_rank", "dead_units")}})
+    return found
+
+
+@torch.no_grad()
+def representation(module: PopulationModule, trunk: torch.nn.Module | None, skip_failed: bool) -> list[dict]:
+    """Each member's target as ``trunk``'s features (the raw inputs when None): the converged probe's test
+    metrics, and for features their effective rank and dead units on the test rows (``{}`` for a member that
+    failed before, when ``skip_failed``: its trunk is no trunk)."""
+    splits = {split: module.split_data(split, 0) for split in ("train", "val", "test")}
+    features = {split: trunk(stacked) for split, (stacked, _, _) in splits.items()} if trunk is not None else {}
+    found = []
+    for r, tasks in enumerate(module.task_sets):
+        if skip_failed and bool(module.initially_failed[r]):
+            found.append({})
+            continue
+        if trunk is None:
+            rows = {split: tasks[0].split(split).x.flatten(1) for split in splits}
+            found.append({"probe": probe_metrics(tasks[0], rows)})
+            continue
+        rows = {split: f[r, :splits[split][1][r]].cpu() for split, f in features.items()}
+        found.append({"probe": probe_metrics(tasks[0], rows), "effective_rank": effective_rank(rows["test"]),
+                      "dead_units": dead_fraction(rows["test"])})
     return found
 
 
