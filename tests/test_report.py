@@ -259,3 +259,13 @@ def load_records_of(folder):
     from bench.results import load_records
 
     return load_records(folder)
+
+
+def test_a_data_setting_that_differs_between_runs_is_listed_as_varied_not_as_fixed():
+    from bench.report.protocol import study_protocol
+
+    records = [{"seed": 0, "status": "ok", "config": {"data": {"n_train": 32, "target": target, "relatedness": rho}}}
+               for target in ("task1", "task2") for rho in (0.0, 1.0)]
+    protocol = study_protocol(records, ["relatedness"])
+    assert protocol["fixed data settings"] == "n_train=32"
+    assert protocol["also varied"] == "`data.target`: task1, task2"

@@ -31,6 +31,16 @@ def _settings(section: dict, skip: set[str]) -> str:
     return ", ".join(f"{k}={v}" for k, v in section.items() if k not in skip and not k.startswith("_"))
 
 
+def _unswept(configs: list[dict], section: str, knobs: set[str]) -> dict[str, list]:
+    """Keys of ``section`` that differ between runs without being a knob, each with its values."""
+    found: dict[str, list] = {}
+    for config in configs:
+        for key, value in config.get(section, {}).items():
+            found.setdefault(key, []).append(value)
+    return {key: _distinct(values) for key, values in found.items()
+            if key not in knobs and len(_distinct(values)) > 1}
+
+
 def study_protocol(records: list[dict], knobs: list[str]) -> dict[str, str]:
     """Seeds, run counts, budget, model and the data settings held fixed, each as one line of text."""
     ok = [r for r in records if r.get("status") == "ok"]
@@ -42,10 +52,14 @@ def study_protocol(records: list[dict], knobs: list[str]) -> dict[str, str]:
         "varied": ", ".join(f"`{k}`" for k in knobs) or "nothing",
     }
     tuned = {"lr", "weight_decay"} if any(r.get("tuning") for r in records) else set()  # see the tuning line
+    moved = _unswept(configs, "data", set(knobs))  # e.g. the transfer target in turn: not a knob, not fixed
     for section, label, skip in (("trainer", "budget", {"progress_bar", *tuned}), ("model", "model", set()),
-                                 ("data", "fixed data settings", set(knobs))):
+                                 ("data", "fixed data settings", {*knobs, *moved})):
         values = _distinct([{k: v for k, v in c.get(section, {}).items() if k not in skip} for c in configs])
         protocol[label] = " | ".join(_settings(v, set()) for v in values) or "not recorded"
+    if moved:
+        protocol["also varied"] = ", ".join(f"`data.{key}`: {', '.join(map(str, values))}"
+                                            for key, values in moved.items())
     protocol["selection"] = SELECTION
     if any(r.get("regime") == "tl" for r in records):
         protocol["transfer budget"] = TRANSFER_BUDGET
