@@ -120,12 +120,12 @@ def test_a_choice_follows_validation_whatever_the_test_scores(tmp_path):
     rng = np.random.default_rng(0)
 
     def train(setting_cfg, members):
-        return [_fake_record(m.seed, val[m.lr] + 0.01 * m.weight_decay, test=-val[m.lr] + rng.normal())
+        return [_fake_record(m.seed, val[m.lr] + 0.1 * m.weight_decay, test=-val[m.lr] + rng.normal())
                 for m in members]
 
     choice, made = stage.choose(cfg, "stl", {"trainer": {}}, train, tmp_path / "choices")
     assert made and choice["chosen"] == {"trainer.lr": 0.03, "trainer.weight_decay": 0.01}
-    assert math.isclose(choice["value"], 0.6 + 0.0001)
+    assert math.isclose(choice["value"], 0.6 + 0.001)
 
 
 def test_the_score_never_reads_a_test_metric():
@@ -279,3 +279,15 @@ def test_the_report_states_the_protocol_and_lists_every_choice(tmp_path):
     assert "tuning seeds [1000, 1001]" in page and "no test score enters a choice" in page
     assert "## Tuning" in page and "| mtl " in page and "| stl " in page
     assert "tuned (4 trials per arm" in (tmp_path / "reports" / "index.md").read_text()
+
+
+def test_a_tie_on_a_saturated_validation_loss_goes_to_the_smallest_learning_rate(tmp_path):
+    """On two validation rows an overconfident run's loss is exactly 0, a sound one's 1e-6: that is a tie."""
+    cfg = _compose(tmp_path)
+    loss = {0.003: 1e-6, 0.03: 0.0}
+
+    def train(setting_cfg, members):
+        return [_fake_record(m.seed, -loss[m.lr] - m.weight_decay, 0.0) for m in members]
+
+    choice, _ = stage.choose(cfg, "stl", {"trainer": {}}, train, tmp_path / "choices")
+    assert choice["chosen"] == {"trainer.lr": 0.003, "trainer.weight_decay": 0.0} and choice["tied"] == 2

@@ -2,7 +2,8 @@
 
 Protocol (stated in the report): every tuned arm gets the same budget (``tuning.trials`` settings), each
 setting trained on the tuning seeds (``tuning.seeds``, disjoint from the evaluation seeds), and scored by
-minus the mean over those seeds of the validation loss (of the target task, or over every task): the loss
+minus the mean over those seeds of the validation loss (of the target task, or over every task; settings
+within ``TIE`` of the best are tied, and the smallest learning rate among them wins): the loss
 model selection and early stopping minimise, which a tiny validation split still ranks settings by (R² or
 accuracy on two or three rows swing by orders of magnitude or tie, and their mean over seeds weights a
 low-variance draw up); the
@@ -28,6 +29,10 @@ from bench.tuning.search import Search
 from bench.tuning.space import POPULATION_KEYS, Dimension, TuningError, arm_space
 
 OBJECTIVES = ("target", "every_task")
+# Settings whose mean validation loss is within TIE of the best are tied: on a scarce target's two or three
+# validation rows an overconfident model's cross-entropy saturates at exactly 0 against 1e-6 for a sound one.
+# A tie goes to the smallest learning rate, the setting that trains least aggressively.
+TIE = 1e-4
 SELF_TUNED = ("sklearn",)  # scikit-learn arms choose their regularisation on validation themselves
 _MISSING = object()
 
@@ -159,9 +164,11 @@ def _store(folder: Path, choice_id: str, defined: dict, dimensions: list[Dimensi
     if not valid:
         raise TuningError(f"tuning arm {defined['arm']!r}: every one of {len(trials)} settings failed on the "
                           f"tuning seeds (first error: {next((e for t in trials for e in t['errors']), '?')})")
-    best = max(valid, key=lambda t: t["value"])
+    top = max(t["value"] for t in valid)
+    tied = [t for t in valid if t["value"] >= top - TIE]
+    best = min(tied, key=lambda t: t["setting"].get("trainer.lr", 0.0))  # min() keeps the first of equal ones
     choice = {"run_id": choice_id, "status": "ok", "stage": "tuning-choice", **defined,
-              "method": search.method, "chosen": best["setting"], "value": best["value"],
+              "method": search.method, "chosen": best["setting"], "value": best["value"], "tied": len(tied),
               "on_edge": [d.key for d in dimensions if d.on_edge(best["setting"][d.key])],
               "trials": trials, "seconds": round(seconds, 3)}
     write_record(folder, choice)
