@@ -125,7 +125,6 @@ def _split_done(folder: Path, base: dict, members: list) -> tuple[list, list]:
 def tuned(cfg: DictConfig, describe: str) -> tuple[DictConfig, dict | None]:
     """``cfg`` with this arm's chosen hyper-parameters, and the choice; ``cfg`` itself when tuning is off or
     the arm chooses its own regularisation (scikit-learn)."""
-    from bench.regimes.transfer import without_diagnostics
     from bench.tuning import stage
 
     if not cfg.get("tuning") or cfg.tuning.trials == 0:
@@ -138,6 +137,8 @@ def tuned(cfg: DictConfig, describe: str) -> tuple[DictConfig, dict | None]:
     folder = stage.tuning_folder(cfg.paths.experiments, cfg.study_name)
 
     def train(setting_cfg: DictConfig, setting_members: list) -> list[dict]:
+        from bench.regimes.transfer import without_diagnostics
+
         base = defining_config(setting_cfg)
         pending, _ = _split_done(folder / "trials", base, setting_members)
         if pending:
