@@ -44,6 +44,11 @@ bench-full: bench
 	$(PY) -m bench.run -m +study=regime_map $(FULL)
 	$(PY) -m bench.run -m +study=capacity $(FULL)
 	$(PY) -m bench.run -m +study=noise $(FULL)
+	$(PY) -m bench.run -m +study=relatedness regime=hgb $(FULL)  # trees: weak on these linear tasks, slow
+	$(PY) -m bench.run -m +study=target_size regime=hgb $(FULL)
+	$(PY) -m bench.run -m +study=imbalance regime=hgb $(FULL)
+	$(PY) -m bench.run -m +study=covariate_shift regime=hgb $(FULL)
+	$(PY) -m bench.run -m +study=regime_map regime=hgb $(FULL)
 	$(PY) -m bench.run -m +study=target_size regime=tl_lp_ft,tl_l2_sp,tl_partial,tl_bss $(FULL)
 	$(PY) -m bench.run -m +study=digits regime=tl_lp_ft,tl_l2_sp,tl_partial,tl_bss $(FULL)
 	$(PY) -m bench.run -m +study=covariate_shift regime=tl_lp_ft,tl_l2_sp,tl_partial,tl_bss $(FULL)
