@@ -291,3 +291,26 @@ def test_a_tie_on_a_saturated_validation_loss_goes_to_the_smallest_learning_rate
 
     choice, _ = stage.choose(cfg, "stl", {"trainer": {}}, train, tmp_path / "choices")
     assert choice["chosen"] == {"trainer.lr": 0.003, "trainer.weight_decay": 0.0} and choice["tied"] == 2
+
+
+ARM_CONFIGS = {"tl-full": ["regime=tl_full"], "tl-lp_ft": ["regime=tl_lp_ft"], "tl-l2_sp": ["regime=tl_l2_sp"],
+               "tl-bss": ["regime=tl_bss"], "tl-partial": ["regime=tl_partial"],
+               "mtl/cagrad": ["regime=mtl", "weighting=cagrad"], "mtl/gradnorm": ["regime=mtl", "weighting=gradnorm"],
+               "mtl/dwa": ["regime=mtl", "weighting=dwa"]}
+
+
+@pytest.mark.parametrize("budget", ["small", "full"])
+def test_every_arm_knob_names_a_real_arm_and_a_key_it_has(budget):
+    """An arm's own knob must reach the arm: its label is the one the stage computes, and its key exists."""
+    from hydra.utils import instantiate
+
+    with initialize_config_dir(CONF, version_base="1.3"):
+        arms = compose("config", overrides=[f"tuning={budget}"]).tuning.arms
+        assert set(arms) == set(ARM_CONFIGS)
+        for arm, overrides in ARM_CONFIGS.items():
+            cfg = compose("config", overrides=overrides)
+            assert stage.arm_name(instantiate(cfg.regime)) == arm
+            for key, values in arms[arm].items():
+                assert OmegaConf.select(cfg, key) is not None, (arm, key)
+                chosen = stage.with_setting(cfg, {key: values[0]}, arm)
+                assert OmegaConf.select(chosen, key) == values[0]
