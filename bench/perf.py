@@ -237,7 +237,7 @@ def run_sweep(overrides: list[str], launcher: str, experiments: Path) -> tuple[f
     seconds = time.perf_counter() - start
     if done.returncode != 0:
         raise RuntimeError(f"sweep {' '.join(command)} failed:\n{done.stdout[-2000:]}\n{done.stderr[-2000:]}")
-    return seconds, len(list(experiments.rglob("*.json")))
+    return seconds, len(study_records(experiments))
 
 
 def measure_sweeps(workdir: Path) -> tuple[dict, dict]:
@@ -248,7 +248,7 @@ def measure_sweeps(workdir: Path) -> tuple[dict, dict]:
     jobs = sweep_jobs(first)
     parallel_s, _ = run_sweep(first, "local", workdir / "parallel")
     quick_s = sum(run_sweep(overrides, "local", workdir / "quick")[0] for overrides in recipe_sweeps("bench-quick"))
-    quick_jobs = len(list((workdir / "quick").rglob("*.json")))
+    quick_jobs = len(study_records(workdir / "quick"))
     bench_jobs = sum(sweep_jobs(overrides) for overrides in recipe_sweeps("bench"))
     training_s = job_training_seconds(workdir / "serial")
     speedup = {"jobs": jobs, "runs": runs, "sweep": " ".join(first), "cores": os.cpu_count(),
@@ -277,11 +277,19 @@ def job_training_seconds(folder: Path) -> float:
     records share one ``timings.total_s``. The rest of a sweep's wall time is process start-up, imports and
     Hydra's composition, which more workers cannot shorten below one worker's share."""
     jobs = {}
-    for path in folder.rglob("*.json"):
+    for path in study_records(folder):
         record = json.loads(path.read_text())
         key = (record.get("regime"), record.get("strategy"), json.dumps(record.get("knobs"), sort_keys=True))
         jobs[key] = record.get("timings", {}).get("total_s", 0.0)
-    return sum(jobs.values())
+    choices = [json.loads(path.read_text()) for path in folder.glob(".tuning/*/*.json")]  # each job's search
+    return sum(jobs.values()) + sum(choice.get("seconds", 0.0) for choice in choices)
+
+
+def study_records(folder: Path) -> list[Path]:
+    """The run records of a sweep's studies, not what lies in hidden folders (tuning trials and choices,
+    the pretraining cache)."""
+    return [path for path in folder.rglob("*.json")
+            if not any(part.startswith(".") for part in path.relative_to(folder).parts)]
 
 
 def sweep_jobs(overrides: list[str]) -> int:
