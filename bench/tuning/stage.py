@@ -1,15 +1,14 @@
 """The tuning stage of one job: choose an arm's hyper-parameters on validation, then evaluate with them.
 
 Protocol (stated in the report): every tuned arm gets the same budget (``tuning.trials`` settings), each
-setting trained on the tuning seeds (``tuning.seeds``, disjoint from the evaluation seeds), and scored by
-minus the mean over those seeds of the validation loss (of the target task, or over every task; settings
-within ``TIE`` of the best are tied, and the smallest learning rate among them wins): the loss
-model selection and early stopping minimise, which a tiny validation split still ranks settings by (R² or
-accuracy on two or three rows swing by orders of magnitude or tie, and their mean over seeds weights a
-low-variance draw up); the
-best setting is stored per (study condition, arm) and the evaluation seeds train with it. Tuning runs
-never keep a test metric, so no test score can enter a choice. A setting any of whose runs failed (say,
-diverged) is not chosen. A stored choice is reused: a re-run trains only what is missing.
+setting trained on the tuning seeds (``tuning.seeds``, disjoint from the evaluation seeds). A setting scores
+minus its mean validation loss over those seeds, of the target task or over every task: the loss selection
+and early stopping minimise, which still ranks settings on a scarce target's two or three validation rows,
+where R² swings by orders of magnitude and accuracy ties. Settings within ``TIE`` of the best tie, and the
+smallest learning rate among them wins. A setting any of whose runs failed (say, diverged) is not chosen.
+The best setting is stored per (study condition, arm) and the evaluation seeds train with it; a re-run
+reuses it and trains only what is missing. Tuning runs never keep a test metric, so no test score can
+enter a choice.
 """
 
 from __future__ import annotations
