@@ -10,8 +10,10 @@ sweep of the same study stops with a line naming the first (bench/study_lock.py)
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import signal
 import socket
 import sys
 import threading
@@ -145,6 +147,31 @@ class Journal:
         return Progress(header.get("total"), header.get("started", 0.0), entries, bool(header.get("fresh_workers")))
 
 
+def child_processes(pid: int) -> list[int]:
+    """The direct children of process ``pid``, read from Linux's /proc (none where there is no /proc)."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        with contextlib.suppress(OSError, IndexError, ValueError):
+            if int(stat.read_text().rsplit(")", 1)[1].split()[1]) == pid:  # field 4, after "(name)": the parent
+                found.append(int(stat.parent.name))
+    return found
+
+
+def _stop_workers_on_terminate(study: str) -> None:
+    """SIGTERM to a sweep (``kill``, a scheduler's cancel) stops its workers too: joblib's would otherwise run
+    on, orphaned, through the jobs already handed to them. Finished records are whole (written by rename);
+    jobs cut short have none, and the next sweep of the same command runs them."""
+    def terminate(signum: int, frame: object) -> None:
+        for child in child_processes(os.getpid()):
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(child, signal.SIGKILL)
+        sys.exit(f"error: the sweep of study {study!r} was stopped (signal {signum}), its workers with it; re-run "
+                 "the same command: finished jobs are skipped")
+
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, terminate)
+
+
 def _say(line: str) -> None:
     sys.stdout.write(line + "\n")  # one write per line: a watcher thread and a job may print together
     sys.stdout.flush()
@@ -202,6 +229,7 @@ class SweepProgress(Callback):
              f"{launcher!r}; records in {folder}")
         self._watcher = threading.Thread(target=self._watch, args=(journal, config.study_name), daemon=True)
         self._watcher.start()
+        _stop_workers_on_terminate(config.study_name)
 
     def _watch(self, journal: Journal, study: str) -> None:
         shown = 0
