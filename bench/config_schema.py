@@ -50,26 +50,28 @@ class TrainerSchema:
 
 
 @dataclass
-class MLPSchema:
+class BackboneSchema:
+    """What every conf/model/ entry shares: a backbone class, instantiated later per input shape."""
+
     _target_: str = MISSING
     _partial_: bool = True
+
+
+@dataclass
+class MLPSchema(BackboneSchema):
     width: int = MISSING
     depth: int = MISSING
 
 
 @dataclass
-class LinearSchema:
-    _target_: str = MISSING
-    _partial_: bool = True
+class LinearSchema(BackboneSchema):
     width: Optional[int] = None  # noqa: UP045 - OmegaConf reads typing.Optional, not the | form
     depth: int = 1
     activation: str = "none"
 
 
 @dataclass
-class CNNSchema:
-    _target_: str = MISSING
-    _partial_: bool = True
+class CNNSchema(BackboneSchema):
     channels: list[int] = MISSING
     width: int = MISSING
 
@@ -87,18 +89,14 @@ class TuningSchema:
 
 
 @dataclass
-class MMoESchema:
-    _target_: str = MISSING
-    _partial_: bool = True
+class MMoESchema(BackboneSchema):
     experts: int = MISSING
     width: int = MISSING
     depth: int = MISSING
 
 
 @dataclass
-class CrossStitchSchema:
-    _target_: str = MISSING
-    _partial_: bool = True
+class CrossStitchSchema(BackboneSchema):
     width: int = MISSING
     depth: int = MISSING
 

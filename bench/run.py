@@ -28,7 +28,7 @@ from bench.cli import one_line_errors
 from bench.metrics import PRIMARY_METRIC
 from bench.preflight import ONE_LINE_ERRORS, job_failed, preflight
 from bench.provenance import code_commit, data_file_hashes
-from bench.results.records import is_done, read_record, record_path, run_id, write_record
+from bench.results.records import is_done, read_record, record_path, run_id, target_task, write_record
 
 # The config groups that define a result; output paths, study name and thread count do not.
 DEFINING_KEYS = ("data", "model", "regime", "trainer", "seed")
@@ -132,7 +132,8 @@ def tuned(cfg: DictConfig, describe: str) -> tuple[DictConfig, dict | None]:
     regime = instantiate(cfg.regime)
     if regime.name in stage.SELF_TUNED:
         return cfg, None
-    stage.check(cfg, [m.seed for m in population_members(cfg)])
+    members = population_members(cfg)
+    stage.check(cfg, [m.seed for m in members])
     arm = stage.arm_name(regime)
     folder = stage.tuning_folder(cfg.paths.experiments, cfg.study_name)
 
@@ -148,7 +149,7 @@ def tuned(cfg: DictConfig, describe: str) -> tuple[DictConfig, dict | None]:
                 write_record(folder / "trials", stage.without_test(record))
         return [read_record(record_path(folder / "trials", run_id(member_config(base, m)))) for m in setting_members]
 
-    where_free = member_config(defining_config(cfg), population_members(cfg)[0])  # no accelerator: same choice anywhere
+    where_free = member_config(defining_config(cfg), members[0])  # no accelerator: the same choice anywhere
     choice, made = stage.choose(cfg, arm, where_free, train, folder)
     print(f"[{cfg.study_name}] {'tuned' if made else 'stored tuning of'} {describe}: {stage.describe(choice)}",
           flush=True)
@@ -267,7 +268,7 @@ def _hyper_parameters(record: dict, varied: bool) -> str:
 def _summary(record: dict) -> str:
     if record["status"] != "ok":
         return record["error"]
-    target = next((t for t in record["tasks"] if t["role"] == "target"), record["tasks"][0])
+    target = target_task(record)
     chosen = record.get("descriptors", {}).get("primary_metric", {})
     metric = chosen.get(target["task"], PRIMARY_METRIC[target["kind"]]) if isinstance(chosen, dict) else \
         PRIMARY_METRIC[target["kind"]]

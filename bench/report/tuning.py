@@ -30,6 +30,10 @@ def _arm(record: dict) -> tuple:
     return regime_label(record.get("regime"), record.get("strategy"), record.get("variant")), record.get("weighting")
 
 
+def _condition(record: dict) -> tuple:
+    return _arm(record), json.dumps(record.get("knobs"), sort_keys=True, default=str)
+
+
 def keep_tuned(records: list[dict]) -> tuple[list[dict], str | None]:
     """The records to compare: an arm with tuned records keeps only those, and of one condition's choices
     (say ``tuning=small`` then ``tuning=full``) the one with the largest budget. Returns a note when some went."""
@@ -37,11 +41,10 @@ def keep_tuned(records: list[dict]) -> tuple[list[dict], str | None]:
     best: dict[tuple, tuple] = {}
     for record in records:
         if record.get("tuning"):
-            condition = (_arm(record), json.dumps(record.get("knobs"), sort_keys=True, default=str))
-            ranked = (record["tuning"]["trials"], record["tuning"]["choice"])
+            condition, ranked = _condition(record), (record["tuning"]["trials"], record["tuning"]["choice"])
             best[condition] = max(best.get(condition, ranked), ranked)
-    kept = [r for r in records if (best[(_arm(r), json.dumps(r.get("knobs"), sort_keys=True, default=str))][1]
-                                   == r["tuning"]["choice"] if r.get("tuning") else _arm(r) not in tuned_arms)]
+    kept = [r for r in records if (best[_condition(r)][1] == r["tuning"]["choice"] if r.get("tuning")
+                                   else _arm(r) not in tuned_arms)]
     dropped = len(records) - len(kept)
     note = (f"{dropped} record(s) left out: untuned runs of tuned arms, and runs of a smaller tuning budget where "
             "a larger one chose too; an arm is compared under one choice per condition.") if dropped else None

@@ -22,6 +22,11 @@ def run_id(defining_config: dict[str, Any]) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()[:16]
 
 
+def target_task(record: dict[str, Any]) -> dict[str, Any]:
+    """A record's target task: the one with role ``target``, else the first (as ``TaskFamily.target``)."""
+    return next((t for t in record["tasks"] if t["role"] == "target"), record["tasks"][0])
+
+
 def record_path(study_dir: Path, rid: str) -> Path:
     return Path(study_dir) / f"{rid}.json"
 

@@ -23,7 +23,7 @@ from pathlib import Path
 from omegaconf import DictConfig, OmegaConf
 
 from bench.regimes.population import Member
-from bench.results.records import read_record, record_path, run_id, write_record
+from bench.results.records import read_record, record_path, run_id, target_task, write_record
 from bench.tuning.search import Search
 from bench.tuning.space import POPULATION_KEYS, Dimension, TuningError, arm_space
 
@@ -110,9 +110,7 @@ def score(record: dict, objective: str) -> float:
     failed run. Reads ``val`` only."""
     if record.get("status") != "ok":
         return math.nan
-    tasks = record["tasks"]
-    if objective == "target":
-        tasks = [next((t for t in tasks if t["role"] == "target"), tasks[0])]
+    tasks = [target_task(record)] if objective == "target" else record["tasks"]
     return -float(sum(task["val"]["loss"] for task in tasks) / len(tasks))
 
 
@@ -158,7 +156,8 @@ def _trial(records: list[dict], objective: str) -> dict:
 
 def _store(folder: Path, choice_id: str, defined: dict, dimensions: list[Dimension], search: Search,
            trials: list[dict], seconds: float) -> dict:
-    """Pick the best setting (the first on ties) and write the choice, or fail when every setting failed."""
+    """Pick the best setting (of those within ``TIE``, the smallest learning rate) and write the choice, or
+    fail when every setting failed."""
     valid = [t for t in trials if not math.isnan(t["value"])]
     if not valid:
         raise TuningError(f"tuning arm {defined['arm']!r}: every one of {len(trials)} settings failed on the "
