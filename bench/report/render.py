@@ -14,8 +14,9 @@ from bench.report.plots import plot_cd_diagram
 from bench.report.protocol import software_versions
 from bench.report.study import Figure, Section, StudyReport, build_study
 from bench.report.tables import Table, claims_view, plain_table
-from bench.report.tuning import add_tuning, keep_tuned, load_choices, tuning_label
-from bench.results import load_records
+from bench.report.tuning import add_tuning, keep_tuned, tuning_label
+from bench.results import scan_records
+from bench.results.choices import load_choices
 from bench.results.scan import deduplicate
 
 STATISTICS = [
@@ -143,11 +144,14 @@ def write_reports(experiments: Path, reports: Path, only: list[str] | None = Non
         studies = [p for p in studies if p.name in only]
     built, by_study = [], {}
     for folder in studies:
-        records, dropped = keep_tuned(load_records(folder))
+        found, skipped = scan_records(folder)
+        records, dropped = keep_tuned(found)
         if not records:
             continue
         by_study[folder.name] = records
         report = build_study(folder.name, records, reports / folder.name)
+        if skipped:  # each named, field and all, in the report's warnings
+            report.protocol["runs"] += f"; {len(skipped)} file(s) skipped, not valid run records"
         add_tuning(report, records, load_choices(experiments, folder.name), dropped)
         (report.folder / "README.md").write_text(study_markdown(report))
         built.append(report)
