@@ -59,8 +59,8 @@ def make_synthetic(
     mean moved by ``covariate_shift`` (in input standard deviations) along its own random direction
     and its per-coordinate scales spread by ``exp(covariate_shift * g / 4)``.
     """
-    _check_knobs(kind, n_classes, n_tasks, input_dim, relatedness, imbalance, covariate_shift, label_noise,
-                 n_train, target_size, n_val, n_test)
+    check_knobs(kind, n_classes, n_tasks, input_dim, relatedness, imbalance, covariate_shift, label_noise,
+                n_train, target_size, n_val, n_test)
     feature_dim = feature_dim or input_dim
     names = [f"task{t}" for t in range(n_tasks)]
     target_name = choose_target(names, target, target_draw, "synthetic data", aliases=("task",))
@@ -156,8 +156,8 @@ def _is_count(value, minimum: int) -> bool:
     return isinstance(value, int) and not isinstance(value, bool) and value >= minimum
 
 
-def _check_knobs(kind, n_classes, n_tasks, input_dim, relatedness, imbalance, covariate_shift, label_noise,
-                 n_train, target_size, n_val, n_test) -> None:
+def check_knobs(kind, n_classes, n_tasks, input_dim, relatedness, imbalance, covariate_shift, label_noise,
+                n_train, target_size, n_val, n_test) -> None:
     checks = [
         ("kind", kind, kind in ("regression", "classification"), "'regression' or 'classification'"),
         ("n_classes", n_classes, _is_count(n_classes, 2), "an integer >= 2"),
