@@ -1,0 +1,131 @@
+"""Issue 22: a run or a sweep stopped from outside ends in one line, saying what was kept and how to resume.
+
+Interrupted (Ctrl-C: SIGINT to the whole process group), killed (SIGTERM: tests/test_scale.py; kill -9 of the
+launcher), out of disk (a file-size limit up front, a full disk when the sweep starts and in the middle of
+it), each through the real CLI; a read-only folder is tests/test_reliability.py's. Before: Ctrl-C of a sweep
+ended in a KeyboardInterrupt traceback, of a single run in nothing at all (Lightning's exit 1); kill -9 of
+the launcher left its workers training and writing into the next sweep's journal; a full disk ended in
+Hydra's ``OSError: [Errno 27] File too large`` traceback.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import resource
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from bench.results.schema import record_problem
+from bench.shutdown import child_processes
+from tests.sweeping import JOB, ROOT, records, sweep_command
+
+KEPT = "finished records are whole and kept; re-run the same command: finished runs are skipped"
+QUICK = ["trainer.max_steps=100", "trainer.patience=100"]
+
+
+def _fault(kind: str, seed: int = 0) -> list[str]:
+    return ["+hydra.callbacks.fault._target_=tests.faults.Fault", f"+hydra.callbacks.fault.kind={kind}",
+            f"+hydra.callbacks.fault.seed={seed}"]
+
+
+def _live(pids: list[int]) -> list[int]:
+    return [pid for pid in pids if os.path.exists(f"/proc/{pid}") and
+            Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"]
+
+
+def _gone_within(pids: list[int], seconds: float) -> bool:
+    deadline = time.monotonic() + seconds
+    while _live(pids) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return not _live(pids)
+
+
+def _local_sweep(folder: Path, **popen) -> tuple[subprocess.Popen, list[int]]:
+    """A parallel sweep (joblib workers) once its first record is written, and the launcher's children."""
+    sweep = subprocess.Popen(sweep_command(folder, "local", "seed=0,1,2,3,4,5"), cwd=ROOT, start_new_session=True,
+                             stdout=subprocess.DEVNULL, text=True, **popen)
+    deadline = time.monotonic() + 240
+    while not list((folder / "adhoc").glob("*.json")) and time.monotonic() < deadline and sweep.poll() is None:
+        time.sleep(0.05)
+    children = child_processes(sweep.pid)
+    assert children, "the sweep had no worker processes"
+    return sweep, children
+
+
+def test_ctrl_c_stops_a_sweep_and_its_workers_in_one_line(tmp_path):
+    sweep, children = _local_sweep(tmp_path, stderr=subprocess.PIPE)
+    os.killpg(sweep.pid, signal.SIGINT)  # what a terminal's Ctrl-C does: the whole foreground group
+    _, stderr = sweep.communicate(timeout=120)
+    assert sweep.returncode != 0
+    assert "Traceback" not in stderr, stderr
+    assert stderr.strip().splitlines()[-1] == (f"error: the sweep of study 'adhoc' was stopped (SIGINT), its "
+                                               f"workers with it; {KEPT}")
+    assert _gone_within(children, 10)
+    assert all(record_problem(record) is None for record in records(tmp_path).values())
+
+
+def test_killing_the_launcher_takes_its_workers_with_it(tmp_path):
+    sweep, children = _local_sweep(tmp_path, stderr=subprocess.DEVNULL)
+    os.kill(sweep.pid, signal.SIGKILL)  # no handler runs: each worker watches its parent
+    sweep.wait(timeout=60)
+    assert _gone_within(children, 10), "orphaned workers outlived their launcher (and its study lock)"
+    journal = (tmp_path / "adhoc" / ".sweep.jsonl").read_text()
+    time.sleep(2)
+    assert (tmp_path / "adhoc" / ".sweep.jsonl").read_text() == journal  # no orphan finished a job since
+    assert all(record_problem(record) is None for record in records(tmp_path).values())
+
+
+def _file_size_limit(kib: int):
+    """``ulimit -f KIB`` for the child: a write past it fails with EFBIG, as on a full disk."""
+    return lambda: resource.setrlimit(resource.RLIMIT_FSIZE, (kib * 1024, kib * 1024))
+
+
+def _bench_run(folder: Path, *args: str, limit_kib: int | None = None) -> subprocess.CompletedProcess:
+    command = [sys.executable, "-m", "bench.run", *args, f"paths.experiments={folder}", *JOB, *QUICK]
+    return subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=300,
+                          preexec_fn=None if limit_kib is None else _file_size_limit(limit_kib))
+
+
+def test_ctrl_c_of_a_single_run_is_one_line(tmp_path):
+    done = _bench_run(tmp_path, *_fault("interrupt"))
+    assert done.returncode != 0
+    assert done.stderr.strip().splitlines() == [f"error: the run was stopped (SIGINT); {KEPT}"], done.stderr
+
+
+def test_a_file_size_limit_stops_the_sweep_before_any_job(tmp_path):
+    done = _bench_run(tmp_path, "-m", "hydra/launcher=basic", "seed=0,1", limit_kib=8)
+    assert done.returncode == 1
+    (line,) = done.stderr.strip().splitlines()
+    assert line.startswith(f"error: paths.experiments: cannot write records in {tmp_path / 'adhoc'} "
+                           "(File too large"), line
+    assert not list(tmp_path.rglob("*.json"))
+
+
+def test_a_full_disk_when_the_sweep_starts_is_one_line(tmp_path):
+    done = _bench_run(tmp_path, "-m", "hydra/launcher=basic", "seed=0,1", *_fault("no_space_at_start"))
+    assert done.returncode == 1
+    assert "Traceback" not in done.stderr
+    assert done.stderr.strip().splitlines()[-1] == (
+        f"error: cannot write {tmp_path / 'adhoc' / 'multirun.yaml'} (No space left on device): out of disk space, "
+        f"over a quota or a file-size limit, or a read-only file system; {KEPT} once there is room")
+
+
+def test_a_disk_that_fills_mid_sweep_keeps_what_was_written_and_says_so(tmp_path):
+    done = _bench_run(tmp_path, "-m", "hydra/launcher=basic", "seed=0,1,2", *_fault("no_space", seed=2))
+    assert done.returncode == 1
+    assert "Traceback" not in done.stderr
+    assert "cannot add this job's outcome to the sweep journal" in done.stderr  # a warning, then the summary
+    assert done.stderr.strip().splitlines()[-1].startswith(
+        f"error: only 2 of 3 jobs wrote their outcome to the sweep journal {tmp_path / 'adhoc' / '.sweep.jsonl'}")
+    kept = records(tmp_path)
+    assert sorted(r["seed"] for r in kept.values()) == [0, 1]
+    assert all(record_problem(r) is None for r in kept.values())
+    assert not list((tmp_path / "adhoc").glob(".*.tmp"))  # the failed write left no temp file
+    again = _bench_run(tmp_path, "-m", "hydra/launcher=basic", "seed=0,1,2")
+    assert again.returncode == 0, again.stderr
+    assert "sweep finished: 3/3 jobs done (2 from an earlier sweep), 0 failed" in again.stdout
+    assert json.loads((tmp_path / "adhoc" / ".sweep.jsonl").read_text().splitlines()[0])["total"] == 3
