@@ -10,6 +10,7 @@ from hydra import compose, initialize_config_dir
 
 import bench.config_schema  # noqa: F401 - the schemas that conf/ names
 from bench.run import run_job
+from bench.tuning.space import Dimension
 
 CONF = str(Path(__file__).resolve().parents[1] / "conf")
 STUDY = "s"
@@ -17,6 +18,8 @@ TINY = ["trainer.max_steps=20", "trainer.eval_every=10", "trainer.patience=2", "
         "data.n_test=24", "data.input_dim=3", "data.n_tasks=2", "model.width=4", "model.depth=1", f"study_name={STUDY}",
         "seed=[0,1]"]
 TUNED = ["tuning=small", "tuning.trials=2", "tuning.space={trainer.lr:[0.001,0.01]}", "tuning.seeds=[1000]"]
+# The tuned arm's space: TUNED's learning rates and conf/tuning/small.yaml's weight decays.
+TUNED_SPACE = [Dimension("trainer.lr", (0.001, 0.01)), Dimension("trainer.weight_decay", (0.0, 0.01))]
 JOBS = (["regime=stl"], ["regime=mtl", "weighting=pcgrad"], ["regime=tl_full"], ["regime=ridge"],
         ["regime=mtl", *TUNED], ["regime=stl", "trainer.lr=10"])  # the last diverges: failed records
 

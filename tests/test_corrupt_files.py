@@ -18,10 +18,9 @@ from hydra import compose, initialize_config_dir
 from bench.results.choices import read_choice
 from bench.results.schema import choice_problem, diagnostics_problem
 from bench.run import run_job
-from bench.tuning.space import Dimension
-from tests.studies import CONF, STUDY, TINY, TUNED
+from tests.studies import CONF, STUDY, TINY, TUNED, TUNED_SPACE
 
-SPACE = [Dimension("trainer.lr", (0.001, 0.01)), Dimension("trainer.weight_decay", (0.0, 0.01))]  # tests/studies.py
+SPACE = TUNED_SPACE
 
 
 @pytest.fixture

@@ -114,7 +114,7 @@ def _study_counts(study: StudyData) -> pd.DataFrame:
 def _blocks(study: StudyData) -> pd.DataFrame:
     """Every task's scores with one ``block`` label per (study, condition), so that studies can be pooled."""
     scores = task_scores(study.tidy)
-    return scores.assign(block=study.name + " | " + scores[study.keys].astype(str).agg(",".join, axis=1))
+    return scores.assign(block=study.name + " | " + scores[study.keys].map(str).agg(",".join, axis=1))  # NaN too
 
 
 def index_markdown(claims: Table, reports: list[StudyReport], versions: Table, experiments: Path) -> str:
