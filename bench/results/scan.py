@@ -63,10 +63,21 @@ def _run_fields(record: dict) -> dict:
     }
 
 
+def _one_type_per_knob(frame: pd.DataFrame, records: list[dict]) -> pd.DataFrame:
+    """A knob whose records disagree on its type (a number in one, text or true/false in another) is text in
+    every row, so that its values stay apart, sort and plot; numbers may mix integers and floats."""
+    knobs = {key for record in records for key in record.get("knobs", {})} & set(frame.columns)
+    for knob in sorted(knobs):
+        kinds = {type(value) for value in frame[knob] if value is not None and not pd.isna(value)}
+        if len(kinds) > 1 and not kinds <= {int, float}:
+            frame[knob] = frame[knob].map(lambda value: value if value is None or pd.isna(value) else str(value))
+    return frame
+
+
 def runs_table(records: list[dict]) -> pd.DataFrame:
     """One row per run: identity, knobs, status and error (failed runs included)."""
     rows = [{**_run_fields(r), "error": r.get("error")} for r in records]
-    return pd.DataFrame(rows)
+    return _one_type_per_knob(pd.DataFrame(rows), records)
 
 
 def primary_metric(record: dict, task: dict) -> str:
@@ -92,7 +103,7 @@ def tidy(records: list[dict]) -> pd.DataFrame:
                         "split": split, "metric": metric, "value": value, "primary": primary,
                         "higher_is_better": HIGHER_IS_BETTER.get(metric),
                     })
-    return pd.DataFrame(rows)
+    return _one_type_per_knob(pd.DataFrame(rows), records)
 
 
 def deduplicate(records: list[dict]) -> list[dict]:

@@ -30,12 +30,19 @@ from pydantic import (
 from bench.metrics import HIGHER_IS_BETTER, PRIMARY_METRIC
 
 SCHEMA_VERSION = 1  # the ``schema`` key write_record adds; a reader refuses versions it does not know
+_RUN_FIELDS = ("run_id", "study", "regime", "strategy", "label", "seed", "status", "error")  # a run's table columns
 
 
 def _scalar(value: Any) -> Any:
     if value is not None and not isinstance(value, str | int | float | bool):
         raise ValueError(f"expected a string, number, true/false or null, not a JSON {_json_type(value)}")
     return value
+
+
+def _knob_name(name: str) -> str:
+    if name in _RUN_FIELDS:
+        raise ValueError(f"{name!r} is a run's own field, not a knob")
+    return name
 
 
 def _known_metric(name: str) -> str:
@@ -60,6 +67,7 @@ Number = float  # strict: an integer or a float (NaN included), never a string o
 Count = Annotated[int, Field(ge=0)]
 Name = Annotated[str, Field(min_length=1)]
 Scalar = Annotated[Any, AfterValidator(_scalar)]
+KnobName = Annotated[str, AfterValidator(_knob_name)]
 Metric = Annotated[str, AfterValidator(_known_metric)]
 Metrics = dict[Metric, Number | None]
 Tensor = Annotated[Any, AfterValidator(_tensor)]
@@ -184,7 +192,7 @@ class RunRecord(Schema):
     weighting: str | None = None
     error: str | None = None
     stage: str | None = None  # "tuning": a tuning trial, stored without its test split
-    knobs: dict[str, Scalar] = {}
+    knobs: dict[KnobName, Scalar] = {}
     variant: dict[str, Any] = {}
     tuning: TuningUse | None = None
     fit: Fit = Fit()
