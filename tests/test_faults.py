@@ -1,11 +1,11 @@
 """Issue 22: a run or a sweep stopped from outside ends in one line, saying what was kept and how to resume.
 
 Interrupted (Ctrl-C: SIGINT to the whole process group), killed (SIGTERM to the launcher; kill -9 of the
-launcher), out of disk (a file-size limit up front, a full disk when the sweep starts and in the middle of
-it), each through the real CLI; a read-only folder is tests/test_reliability.py's. Before: Ctrl-C of a sweep
-ended in a KeyboardInterrupt traceback, of a single run in nothing at all (Lightning's exit 1); kill -9 of
-the launcher left its workers training and writing into the next sweep's journal; a full disk ended in
-Hydra's ``OSError: [Errno 27] File too large`` traceback.
+launcher), out of disk (a full disk when the sweep starts and in the middle of it), each through the real
+CLI; a file-size limit at the write check, in-process; a read-only folder is tests/test_reliability.py's.
+Before: Ctrl-C of a sweep ended in a KeyboardInterrupt traceback, of a single run in nothing at all
+(Lightning's exit 1); kill -9 of the launcher left its workers training and writing into the next sweep's
+journal; a full disk ended in Hydra's ``OSError: [Errno 27] File too large`` traceback.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from pathlib import Path
 
 import pytest
 
+from bench.paths import NotWritable, check_writable
 from bench.results.schema import record_problem
 from bench.shutdown import child_processes
 from tests.sweeping import JOB, ROOT, records, sweep_command
@@ -85,15 +86,9 @@ def test_killing_the_launcher_takes_its_workers_with_it(tmp_path):
     assert all(record_problem(record) is None for record in records(tmp_path).values())
 
 
-def _file_size_limit(kib: int):
-    """``ulimit -f KIB`` for the child: a write past it fails with EFBIG, as on a full disk."""
-    return lambda: resource.setrlimit(resource.RLIMIT_FSIZE, (kib * 1024, kib * 1024))
-
-
-def _bench_run(folder: Path, *args: str, limit_kib: int | None = None) -> subprocess.CompletedProcess:
+def _bench_run(folder: Path, *args: str) -> subprocess.CompletedProcess:
     command = [sys.executable, "-m", "bench.run", *args, f"paths.experiments={folder}", *JOB, *QUICK]
-    return subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=300,
-                          preexec_fn=None if limit_kib is None else _file_size_limit(limit_kib))
+    return subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=300)
 
 
 def test_ctrl_c_of_a_single_run_is_one_line(tmp_path):
@@ -102,13 +97,15 @@ def test_ctrl_c_of_a_single_run_is_one_line(tmp_path):
     assert done.stderr.strip().splitlines() == [f"error: the run was stopped (SIGINT); {KEPT}"], done.stderr
 
 
-def test_a_file_size_limit_stops_the_sweep_before_any_job(tmp_path):
-    done = _bench_run(tmp_path, "-m", "hydra/launcher=basic", "seed=0,1", limit_kib=8)
-    assert done.returncode == 1
-    (line,) = done.stderr.strip().splitlines()
-    assert line.startswith(f"error: paths.experiments: cannot write records in {tmp_path / 'adhoc'} "
-                           "(File too large"), line
-    assert not list(tmp_path.rglob("*.json"))
+def test_a_file_size_limit_fails_the_write_check_before_any_job(tmp_path):
+    soft, hard = resource.getrlimit(resource.RLIMIT_FSIZE)
+    resource.setrlimit(resource.RLIMIT_FSIZE, (8 * 1024, hard))  # ulimit -f 8: Python ignores SIGXFSZ, gets EFBIG
+    try:
+        with pytest.raises(NotWritable, match=rf"cannot write records in {tmp_path / 's'} \(File too large"):
+            check_writable(tmp_path / "s")
+    finally:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (soft, hard))
+    assert not list((tmp_path / "s").iterdir())  # the probe is gone
 
 
 def test_a_full_disk_when_the_sweep_starts_is_one_line(tmp_path):

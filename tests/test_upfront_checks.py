@@ -8,7 +8,6 @@ table's file (a junk 3 GB ``data.path`` took 13 GB of memory before pandas gave 
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 
@@ -18,6 +17,7 @@ from hydra import compose, initialize_config_dir
 import bench.config_schema  # noqa: F401 - the schemas that conf/ names
 from bench.checks import ConfigError, check_config, check_data
 from bench.paths import NotWritable, check_study_folder
+from bench.preflight import preflight
 from bench.size_guard import GIB, FamilyTooLarge, check_size
 from tests.sweeping import ROOT
 
@@ -110,20 +110,18 @@ def test_the_size_guard_reads_a_table_file_s_size_before_loading_it(tmp_path):
     check_size(_compose("data=table", f"data.path={tmp_path / 'missing.csv'}", "data.targets=y"), available=GIB)
 
 
-def _bench_run(tmp_path, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "bench.run", *args, f"paths.experiments={tmp_path / 'e'}"],
+def test_a_bad_swept_value_stops_the_sweep_before_any_job(tmp_path):
+    done = subprocess.run([sys.executable, "-m", "bench.run", "-m", "hydra/launcher=basic", "regime=ridge",
+                           "data.relatedness=0.5,2", f"paths.experiments={tmp_path}"],
                           cwd=ROOT, capture_output=True, text=True, timeout=300)
-
-
-@pytest.mark.parametrize(("args", "line"), [
-    (["-m", "hydra/launcher=basic", "data.relatedness=0.5,2", "regime=ridge"], "error: synthetic data: relatedness=2"),
-    (["data=table", "data.targets=y", "data.path=HUGE"], "error: this job needs about 430.5 GiB"),
-])
-def test_the_cli_stops_before_any_job(tmp_path, args, line):
-    huge = _sparse(tmp_path / "huge.csv", 100 * 2**30)
-    done = _bench_run(tmp_path, *(arg.replace("HUGE", str(huge)) for arg in args))
     assert done.returncode == 1
     (error,) = done.stderr.strip().splitlines()
-    assert error.startswith(line), error
+    assert error.startswith("error: synthetic data: relatedness=2 is invalid, expected a number in [0, 1] (in the "
+                            "sweep's job"), error
     assert not list(tmp_path.rglob("*.json"))  # no job ran
-    assert os.path.getsize(huge) == 100 * 2**30
+
+
+def test_a_huge_table_stops_before_it_is_read_or_hashed(tmp_path):
+    huge = _sparse(tmp_path / "huge.csv", 100 * 2**30)
+    with pytest.raises(FamilyTooLarge, match=r"^this job needs about 430.5 GiB"):
+        preflight(_compose("data=table", "data.targets=y", f"data.path={huge}", f"paths.experiments={tmp_path}"))
