@@ -7,9 +7,10 @@
 
 A schema requires what its readers use and types it (pydantic, strict: ``"1"`` is not a number, ``true`` not
 an integer); any other key is allowed, so files can grow without a change here. A file that fails is
-described in one line naming the field (``fit.adapt.steps='x' is invalid: expected an integer``); the
-readers (bench/results/read.py) skip it with a warning, the report counts it, resume and tuning treat it as
-missing and make it again, the cache trains again.
+described in one line naming the field (``fit.adapt.steps='x' is invalid: expected an integer``). The readers
+(records.read_checked and is_done, scan.scan_records, choices.read_choice, the pretraining cache) warn in
+that line: the report skips the file and counts it, resume and tuning treat it as missing and make it
+again, the cache trains again.
 """
 
 from __future__ import annotations
