@@ -64,7 +64,7 @@ def overrides(draw: st.DrawFn) -> tuple[str, str]:
     return key, _text(value)
 
 
-@fuzz(40)
+@fuzz(30)
 @given(override=overrides())
 def test_a_random_value_ends_in_one_line_or_runs(override):
     key, value = override

@@ -35,7 +35,7 @@ def _choice(study: Path) -> Path:
     return path
 
 
-@fuzz(8)
+@fuzz(6)
 @given(data=st.data())
 def test_the_report_reads_or_skips_every_mutated_file_in_one_line(real_study, monkeypatch, capsys, data):
     stub_figures(monkeypatch)
