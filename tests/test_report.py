@@ -69,14 +69,24 @@ def report(tmp_path_factory):
     return out
 
 
-def test_page_holds_claims_map_studies_and_protocol(report):
+def test_index_opens_with_the_decision_and_links_every_study_page(report):
     page = (report / "index.html").read_text()
-    for heading in ("Claims", "Regime map", "Study <code>relatedness</code>", "Study <code>regime_map</code>",
-                    "Protocol and statistics", "Software versions", "Missing and failed runs"):
+    assert page.index("What to do") < page.index('id="claims"')
+    for heading in ("Claims", "Regime map", "Protocol and statistics", "Software versions"):
         assert heading in page
-    assert page.count("data:image/png;base64,") >= 8  # figures are embedded, the page stands alone
-    assert "2.13.0+cpu" in page and "max_steps=200" in page
-    assert "RuntimeError: diverged" in page
+    for study in ("relatedness", "regime_map"):
+        assert f'href="./{study}/index.html"' in page and (report / study / "index.html").exists()
+    assert page.count("data:image/png;base64,") >= 2  # the index's own figures are embedded: it stands alone
+    assert "2.13.0+cpu" in page
+
+
+def test_study_page_opens_with_the_decision_and_links_its_figures(report):
+    page = (report / "relatedness" / "index.html").read_text()
+    assert page.index('<h2 id="what-to-do">') < page.index('<h2 id="every-task-against-stl')
+    assert "data:image" not in page  # a study page links the figures beside it
+    figures = re.findall(r'<img alt="[^"]*" src="\./([^"]+)"', page)
+    assert len(figures) >= 6 and all((report / "relatedness" / name).exists() for name in figures)
+    assert "max_steps=200" in page and "Missing and failed runs" in page and "RuntimeError: diverged" in page
 
 
 def test_claims_verdicts_follow_the_data(report):

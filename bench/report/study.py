@@ -67,20 +67,13 @@ class StudyReport:
     sections: list[Section]
     regime_map: Figure | None = None
     win_tie_loss: pd.DataFrame | None = None
+    decision: Section | None = None  # what to do (bench/report/decision.py): the page opens with it
 
 
-def _wilcoxon_floor(n_pairs: pd.Series) -> str:
-    n = int(n_pairs.max()) if len(n_pairs) else 0
-    if n == 0:
-        return ""
-    return (f" With {n} pairs the smallest possible two-sided Wilcoxon p is 2/2^{n} = {2 / 2 ** n:.3g}"
-            + (", so no p can pass 0.05 and the outcome rests on the CI." if 2 / 2 ** n >= 0.05 else "."))
-
-
-def _paired_caption(what: str, summary: pd.DataFrame) -> str:
+def _paired_caption(what: str) -> str:
+    """How to read a paired table; ``tables.difference_table`` adds which p-values can decide."""
     return (f"{what} Mean over seeds with a 95% bootstrap CI; only seeds where both arms finished "
-            f"enter (n pairs). p: two-sided Wilcoxon signed-rank test; Holm-adjusted over the {len(summary)} "
-            f"comparisons of this table. {OUTCOME_RULE}{_wilcoxon_floor(summary['n_pairs'])}")
+            f"enter (n pairs). {OUTCOME_RULE}")
 
 
 def _x_and_facet(knobs: list[str], knob: str) -> str | None:
@@ -257,9 +250,9 @@ def _every_task_section(study: StudyData, figures: Path, report: StudyReport) ->
         overall, keys, 4, "paired_every_task", "Every task: arm − STL (positive is better)",
         _paired_caption("Per seed, the mean over the tasks both runs report of the paired difference arm − STL "
                         "of each task's primary metric (STL − arm for an error metric), so positive is better; "
-                        "n tasks says over how many.", overall)))
+                        "n tasks says over how many.")))
     section.tables.append(difference_table(
-        delta, keys, 1, "delta_m", "Δm% against STL (positive is better)", _paired_caption(DELTA_M_RULE, delta)))
+        delta, keys, 1, "delta_m", "Δm% against STL (positive is better)", _paired_caption(DELTA_M_RULE)))
     section.tables.append(plain_table(
         outcomes, "task_outcomes", "Tasks won, tied and lost against STL",
         "Per task, the 95% bootstrap CI over seeds of its paired difference decides: win above zero, loss below, "
@@ -268,7 +261,7 @@ def _every_task_section(study: StudyData, figures: Path, report: StudyReport) ->
     if per_task["task"].nunique() <= PER_TASK_ROWS:
         section.tables.append(difference_table(
             per_task, keys, 4, "per_task", "Per task: arm − STL (positive is better)",
-            _paired_caption("Each task's paired difference arm − STL of its primary metric.", per_task)))
+            _paired_caption("Each task's paired difference arm − STL of its primary metric.")))
     conditions = per_task.groupby(keys).ngroups if len(per_task) else 0
     if 0 < conditions <= MAX_PER_TASK_PANELS:
         for metric, rows in per_task.groupby("metric"):
@@ -340,7 +333,7 @@ def _target_section(study: StudyData, figures: Path) -> Section:
     section.tables.append(difference_table(
         target, keys, 3, "paired_target", f"Target-task {metric}: arm − STL",
         _paired_caption(f"Paired difference arm − STL of the target task's test {metric}, seed by seed "
-                        "(positive: the arm beats STL; STL − arm for an error metric).", target)))
+                        "(positive: the arm beats STL; STL − arm for an error metric).")))
     gaps = negative_transfer(target)
     if len(gaps):
         transfer = per_seed[per_seed["arm"].isin(gaps["arm"])]  # every transfer run's own gap, seed by seed
