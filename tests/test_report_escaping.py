@@ -51,7 +51,7 @@ def report(tmp_path_factory):
                   "tasks": None}
         write_record(root / study, failed)
     out = tmp_path_factory.mktemp("reports")
-    assert main(["--experiments", str(root), "--out", str(out)]) == 0
+    assert main(["--experiments", str(root), "--out", str(out), "--svg"]) == 0  # SVG links too
     return out
 
 
@@ -76,6 +76,7 @@ def test_every_page_renders_the_attack_as_text(report):
     for page in pages:
         text = page.read_text()
         assert "&lt;img src=x onerror=alert(1)&gt;&lt;script&gt;" in text, page  # shown, as text
+    assert ">SVG</a>" in (report / STUDIES[0] / "index.html").read_text()
 
 
 def test_no_page_holds_a_tag_or_attribute_the_report_did_not_write(report):

@@ -67,10 +67,19 @@ def _beats(difference: pd.Series, margin: float) -> bool:
     return bool(difference["ci_low"] > margin)
 
 
-def _differences(scores: pd.DataFrame, keys: list[str], baseline: str) -> pd.DataFrame:
-    """``arm − baseline`` per arm, condition and metric (mean over the tasks both report, per seed)."""
-    found = every_task_differences(scores, keys, baseline).drop(columns="n_tasks")
-    return summarize_differences(found, keys).assign(baseline=baseline)
+def _pairs(scores: pd.DataFrame, keys: list[str], arms: list[str]) -> dict[tuple, pd.Series]:
+    """``arm − baseline`` for every ordered pair of arms, per condition and metric: ``{(condition..., metric,
+    arm, baseline): row}`` with mean, ci_low, ci_high, n_pairs, outcome (the mean over the tasks both report,
+    per seed). Each unordered pair is computed once; its mirror has the same seeds and the mirrored CI."""
+    found = {}
+    for index, baseline in enumerate(arms):
+        later = scores[scores["arm"].isin(arms[index:])]
+        differences = every_task_differences(later, keys, baseline).drop(columns="n_tasks")
+        for row in summarize_differences(differences, keys, tests=False).to_dict("records"):
+            condition = (*(row[k] for k in keys), row["metric"])
+            found[(*condition, row["arm"], baseline)] = pd.Series(row)
+            found[(*condition, baseline, row["arm"])] = pd.Series(_flip(row))
+    return found
 
 
 def _ranking(scores: pd.DataFrame, keys: list[str], steps: pd.DataFrame, classical: set[str]) -> pd.DataFrame:
@@ -106,16 +115,19 @@ def decide(study: StudyData, records: list[dict], margin: float = MARGIN) -> lis
     classical = set(study.runs.loc[study.runs["regime"] == CLASSICAL, "arm"])
     ranking = _ranking(scores, keys, _steps(study, records), classical)
     arms = sorted(ranking["arm"].unique())
-    pairs = pd.concat([_differences(scores, keys, arm) for arm in arms], ignore_index=True)
-    per_task = (summarize_differences(task_differences(scores, keys), keys) if BASELINE in arms
+    pairs = _pairs(scores, keys, arms)
+    per_task = (summarize_differences(task_differences(scores, keys), keys, tests=False) if BASELINE in arms
                 else pd.DataFrame(columns=["arm", *keys, "metric", "outcome"]))
     decisions = []
     for condition, ranked in ranking.groupby([*keys, "metric"], sort=True):
         *values, metric = condition
         where = dict(zip(keys, values, strict=True))
         ranked = ranked.sort_values(["mean", "arm"], ascending=[False, True]).reset_index(drop=True)
-        mine = _select(pairs, where, metric)
-        decisions.append(_decision(where, metric, measure, ranked, mine, _select(per_task, where, metric), margin))
+
+        def pair(arm: str, baseline: str, condition=condition) -> pd.Series | None:
+            return pairs.get((*condition, arm, baseline))
+
+        decisions.append(_decision(where, metric, measure, ranked, pair, _select(per_task, where, metric), margin))
     return decisions
 
 
@@ -126,21 +138,17 @@ def _select(frame: pd.DataFrame, where: dict, metric: str) -> pd.DataFrame:
     return frame[mask]
 
 
-def _pair(pairs: pd.DataFrame, arm: str, baseline: str) -> pd.Series | None:
-    """``arm − baseline`` (positive: ``arm`` is better), or None when no seed pairs them."""
-    found = pairs[(pairs["arm"] == arm) & (pairs["baseline"] == baseline)]
-    return found.iloc[0] if len(found) else None
-
-
-def _decision(where: dict, metric: str, measure: str, ranked: pd.DataFrame, pairs: pd.DataFrame,
-              per_task: pd.DataFrame, margin: float) -> Decision:
+def _decision(where: dict, metric: str, measure: str, ranked: pd.DataFrame, pair, per_task: pd.DataFrame,
+              margin: float) -> Decision:
+    """``pair(arm, baseline)``: the paired difference ``arm − baseline`` (positive: ``arm`` is better), or None
+    when no seed pairs them."""
     best = ranked["arm"].iloc[0]
-    versus_best = pd.DataFrame([{"arm": arm, **_flip(_pair(pairs, arm, best))}
-                                for arm in ranked["arm"].iloc[1:] if _pair(pairs, arm, best) is not None])
+    versus_best = pd.DataFrame([{"arm": arm, **pair(best, arm)} for arm in ranked["arm"].iloc[1:]
+                                if pair(best, arm) is not None])
     neural = ranked[~ranked["classical"]]
     unbeaten = [arm for arm in neural["arm"]
                 if not any(_beats(p, margin) for other in neural["arm"] if other != arm
-                           and (p := _pair(pairs, other, arm)) is not None)]
+                           and (p := pair(other, arm)) is not None)]
     if BASELINE in unbeaten:
         recommended = BASELINE
     elif unbeaten:
@@ -148,22 +156,22 @@ def _decision(where: dict, metric: str, measure: str, ranked: pd.DataFrame, pair
         recommended = min(unbeaten, key=lambda arm: (cost[arm], -neural.set_index("arm").loc[arm, "mean"]))
     else:  # beaten in a cycle (noise): the best mean among the neural arms
         recommended = neural["arm"].iloc[0] if len(neural) else best
-    versus_stl = _pair(pairs, recommended, BASELINE) if recommended != BASELINE else None
+    versus_stl = pair(recommended, BASELINE) if recommended != BASELINE else None
     tasks = None
     if versus_stl is not None and len(per_task):
         counts = per_task.loc[per_task["arm"] == recommended, "outcome"].value_counts()
         tasks = {outcome: int(counts.get(outcome, 0)) for outcome in ("win", "tie", "loss")}
     rivals = [(other, p) for other in neural["arm"] if other != recommended
-              and (p := _pair(pairs, other, recommended)) is not None]
+              and (p := pair(other, recommended)) is not None]
     challenger = max(rivals, key=lambda r: r[1]["mean"], default=None)
     anchors = ranked[ranked["classical"]]
-    classical = _pair(pairs, anchors["arm"].iloc[0], recommended) if len(anchors) else None
+    classical = pair(anchors["arm"].iloc[0], recommended) if len(anchors) else None
     return Decision(where, metric, measure, ranked, best, versus_best, recommended, versus_stl, tasks,
                     challenger[1].rename(challenger[0]) if challenger else None,
                     classical.rename(anchors["arm"].iloc[0]) if classical is not None else None, margin)
 
 
-def _flip(difference: pd.Series | None) -> dict:
+def _flip(difference: dict) -> dict:
     """``baseline − arm`` from ``arm − baseline``: the same seeds, the interval mirrored."""
     return {"mean": -difference["mean"], "ci_low": -difference["ci_high"], "ci_high": -difference["ci_low"],
             "n_pairs": int(difference["n_pairs"]),
@@ -249,15 +257,27 @@ def decision_table(decisions: list[Decision], keys: list[str]) -> pd.DataFrame:
 
 
 def summary(decisions: list[Decision]) -> str:
-    """One sentence for a study with several conditions: which arm is recommended where."""
-    by_arm: dict[str, list[str]] = {}
+    """One sentence for a study with several conditions: which arm is recommended where, in knob order."""
+    by_arm: dict[str, list[Decision]] = {}
     for d in decisions:
-        by_arm.setdefault(d.recommended, []).append(condition_text(d.condition) or d.metric)
-    parts = [f"`{arm}` at {'; '.join(where)}" for arm, where in sorted(by_arm.items(), key=lambda a: -len(a[1]))]
+        by_arm.setdefault(d.recommended, []).append(d)
+    parts = [f"`{arm}` at {_where(found)}" for arm, found in by_arm.items()]
     beaten = sum(1 for d in decisions if d.classical is not None and _beats(d.classical, d.margin))
     anchor = (f" A classical anchor beats the recommendation beyond the margin in {beaten} of {len(decisions)} "
-              "condition(s)." if beaten else "")
+              "conditions." if beaten else "")
     return "Recommended: " + "; ".join(parts) + "." + anchor
+
+
+def _where(decisions: list[Decision]) -> str:
+    """``x = 0, 0.25`` for one knob; ``(x=0, y=1), (x=1, y=1)`` for several; the metric when several."""
+    knobs = [k for k in decisions[0].condition if k != "study"]
+    metrics = {d.metric for d in decisions}
+    if len(knobs) == 1:
+        values = ", ".join(knob_text(d.condition[knobs[0]]) for d in decisions)
+        where = f"{knobs[0]} = {values}"
+    else:
+        where = ", ".join(f"({condition_text(d.condition)})" for d in decisions) if knobs else ""
+    return where + (f" ({', '.join(sorted(metrics))})" if len(metrics) > 1 or not knobs else "")
 
 
 def decision_section(decisions: list[Decision], keys: list[str]) -> Section | None:

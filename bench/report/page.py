@@ -63,8 +63,10 @@ class Sources:
             return "data:image/png;base64," + base64.b64encode(figure.path.read_bytes()).decode()
         return href(figure.path.relative_to(self.folder).as_posix())
 
-    def svg(self, figure: Figure) -> str:
-        return href(figure.path.with_suffix(".svg").relative_to(self.folder).as_posix())
+    def svg(self, figure: Figure) -> str | None:
+        """The link to the figure's SVG, when the report wrote one (``--svg``)."""
+        vector = figure.path.with_suffix(".svg")
+        return href(vector.relative_to(self.folder).as_posix()) if vector.exists() else None
 
 
 def write_study_page(report: StudyReport) -> Path:

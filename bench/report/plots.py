@@ -1,4 +1,5 @@
-"""Figures: they draw what aggregate.py and paired.py computed, nothing else. Each is saved as PNG and SVG."""
+"""Figures: they draw what aggregate.py and paired.py computed, nothing else. Each is saved as PNG, and as SVG
+too when ``VECTOR.on`` (``python -m bench.report --svg``): an SVG costs as much to write as the figure to draw."""
 
 from __future__ import annotations
 
@@ -31,6 +32,9 @@ PALETTE = ("#5254a3", "#8ca252", "#bd9e39", "#ad494a", "#a55194", "#6b6ecf", "#e
 MARKERS = ("o", "s", "^", "v", "D", "P", "X", "*", "<", ">", "h", "p")
 TIE_COLOR = "#e6e6e6"
 
+plt.rcParams.update({"font.size": 11, "axes.titlesize": 12, "axes.labelsize": 11, "legend.fontsize": 10,
+                     "svg.fonttype": "none", "figure.dpi": 110})
+
 
 @dataclass(frozen=True)
 class ArmStyle:
@@ -60,12 +64,24 @@ def arm_color(arm: str) -> str:
     return arm_styles([arm])[arm].color
 
 
+@dataclass
+class Vector:
+    on: bool = False
+
+
+VECTOR = Vector()  # set once by the report's entry point, before any figure is drawn
+DPI = 110  # legible in a page column of 540 px and more; PNG bytes grow with the square of it
+
+
 def _save(fig: plt.Figure, stem: Path, tight: bool = True) -> Path:
     stem.parent.mkdir(parents=True, exist_ok=True)
     if tight:
         fig.tight_layout()
-    fig.savefig(stem.with_suffix(".png"), dpi=130)
-    fig.savefig(stem.with_suffix(".svg"))
+    fig.savefig(stem.with_suffix(".png"), dpi=DPI)
+    if VECTOR.on:
+        fig.savefig(stem.with_suffix(".svg"))
+    else:  # an SVG left by an earlier --svg report would no longer match
+        stem.with_suffix(".svg").unlink(missing_ok=True)
     plt.close(fig)
     return stem.with_suffix(".png")
 

@@ -3,10 +3,12 @@ overview tables, index.md and index.html."""
 
 from __future__ import annotations
 
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import pandas as pd
 
+from bench.report import plots
 from bench.report.aggregate import StudyData, study_data, task_scores
 from bench.report.claims import VERDICT_RULE, claims_table
 from bench.report.decision import decide, decision_section
@@ -42,7 +44,7 @@ def study_markdown(report: StudyReport) -> str:
     lines += [f"- **{markdown_text(key)}**: {markdown_text(value)}" for key, value in report.protocol.items()]
     if (report.folder / "tidy.csv").exists():
         lines += ["", "Raw data: [tidy.csv](tidy.csv) (one row per run x task x split x metric). Tables in "
-                  "Markdown and LaTeX: [tables/](tables/); each figure is here as PNG and SVG."]
+                  "Markdown and LaTeX: [tables/](tables/); each figure is here as PNG (and SVG with `--svg`)."]
     for section in report.sections:
         lines += _section_markdown(section, report.folder)
     return "\n".join(lines) + "\n"
@@ -149,11 +151,42 @@ def index_markdown(claims: Section, reports: list[StudyReport], versions: Table,
     return "\n".join(lines) + "\n"
 
 
+def write_study(experiments: Path, folder: Path, reports: Path, svg: bool = False) -> tuple[StudyReport, list]:
+    """One study's folder under ``reports``: computed, drawn and written (a job of its own, so that studies
+    can be built side by side). Returns the report and the records it compared (none: no report)."""
+    plots.VECTOR.on = svg
+    records, dropped = keep_tuned(load_records(folder))
+    if not records:
+        return None, []
+    report = build_study(folder.name, records, reports / folder.name)
+    add_tuning(report, records, load_choices(experiments, folder.name), dropped)
+    report.decision = decision_section(decide(report.data, records), report.data.keys)
+    for table in report.decision.tables if report.decision else []:
+        table.write(report.folder / "tables")
+    (report.folder / "README.md").write_text(study_markdown(report))
+    write_study_page(report)
+    return report, records
+
+
+def _write_studies(experiments: Path, studies: list[Path], reports: Path, jobs: int, svg: bool) -> list[tuple]:
+    """Every study's ``write_study``, in ``jobs`` processes at once (largest first, so that one big study does
+    not start last), in the order of ``studies``."""
+    if jobs <= 1 or len(studies) <= 1:
+        return [write_study(experiments, folder, reports, svg) for folder in studies]
+    largest = sorted(studies, key=lambda folder: -sum(1 for _ in folder.rglob("*.json")))
+    with ProcessPoolExecutor(max_workers=min(jobs, len(studies))) as pool:
+        futures = {folder: pool.submit(write_study, experiments, folder, reports, svg) for folder in largest}
+        done = {folder: future.result() for folder, future in futures.items()}
+    return [done[folder] for folder in studies]
+
+
 def write_reports(experiments: Path, reports: Path, only: list[str] | None = None,
-                  claim_sentences: list[str] = ()) -> Path:
+                  claim_sentences: list[str] = (), jobs: int = 1, svg: bool = False) -> Path:
     """One folder per study under ``reports`` (its ``index.html`` page, ``README.md``, tables, figures) plus
     ``index.md`` and ``index.html``; ``only`` names the studies to include (default: every study folder).
-    ``claim_sentences`` (one per claim, issue 23) open the index's decision."""
+    ``claim_sentences`` (one per claim, issue 23) open the index's decision. ``jobs`` studies are built at
+    once; ``svg`` writes every figure as SVG too."""
+    plots.VECTOR.on = svg
     reports.mkdir(parents=True, exist_ok=True)
     studies = sorted(p for p in Path(experiments).iterdir() if p.is_dir() and not p.name.startswith("."))
     if only:
@@ -161,20 +194,10 @@ def write_reports(experiments: Path, reports: Path, only: list[str] | None = Non
         if unknown:
             raise ValueError(f"no study {unknown[0]!r} in {experiments}; studies: {[p.name for p in studies]}")
         studies = [p for p in studies if p.name in only]
-    built, by_study = [], {}
-    for folder in studies:
-        records, dropped = keep_tuned(load_records(folder))
-        if not records:
-            continue
-        by_study[folder.name] = records
-        report = build_study(folder.name, records, reports / folder.name)
-        add_tuning(report, records, load_choices(experiments, folder.name), dropped)
-        report.decision = decision_section(decide(report.data, records), report.data.keys)
-        for table in report.decision.tables if report.decision else []:
-            table.write(report.folder / "tables")
-        (report.folder / "README.md").write_text(study_markdown(report))
-        write_study_page(report)
-        built.append(report)
+    written = [(report, records) for report, records in _write_studies(experiments, studies, reports, jobs, svg)
+               if report is not None]
+    built = [report for report, _ in written]
+    by_study = {report.name: records for report, records in written}
 
     all_records = deduplicate([r for records in by_study.values() for r in records])
     claims = Section("", tables=[claims_view(claims_table({r.name: r.data for r in built}), VERDICT_RULE)])

@@ -46,7 +46,7 @@ OUTCOME_RULE = ("outcome: **win** / **loss** when the 95% CI of the paired diffe
 
 @dataclass
 class Figure:
-    path: Path  # the PNG; an SVG of the same name lies beside it
+    path: Path  # the PNG; an SVG of the same name lies beside it when the report was asked for one
     caption: str
 
 
@@ -175,7 +175,7 @@ def _code_section(records: list[dict]) -> Section | None:
 
 
 def build_study(name: str, records: list[dict], folder: Path) -> StudyReport:
-    """Compute, draw and write one study's tables (Markdown, LaTeX), figures (PNG, SVG) and tidy CSV."""
+    """Compute, draw and write one study's tables (Markdown, LaTeX), figures (PNG) and tidy CSV."""
     study = study_data(name, records)
     figures, tables = folder, folder / "tables"  # figures beside the study's README.md, as before
     figures.mkdir(parents=True, exist_ok=True)
