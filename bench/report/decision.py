@@ -20,7 +20,7 @@ import pandas as pd
 from bench.report.aggregate import BASELINE, StudyData, oriented, target_scores, task_scores
 from bench.report.claims import MARGINS
 from bench.report.compute import compute_table
-from bench.report.paired import every_task_differences, summarize_differences, task_differences
+from bench.report.paired import outcome, summarize_differences, task_differences
 from bench.report.stats import bootstrap_ci
 from bench.report.study import Section
 from bench.report.tables import interval, knob_text, plain_table
@@ -67,18 +67,25 @@ def _beats(difference: pd.Series, margin: float) -> bool:
     return bool(difference["ci_low"] > margin)
 
 
-def _pairs(scores: pd.DataFrame, keys: list[str], arms: list[str]) -> dict[tuple, pd.Series]:
+def _pairs(scores: pd.DataFrame, keys: list[str], arms: list[str]) -> dict[tuple, dict]:
     """``arm − baseline`` for every ordered pair of arms, per condition and metric: ``{(condition..., metric,
-    arm, baseline): row}`` with mean, ci_low, ci_high, n_pairs, outcome (the mean over the tasks both report,
-    per seed). Each unordered pair is computed once; its mirror has the same seeds and the mirrored CI."""
+    arm, baseline): {mean, ci_low, ci_high, n_pairs, outcome}}``. Per seed, the mean over the tasks both arms
+    report of the oriented difference (positive: ``arm`` is better), as ``paired.every_task_differences``
+    takes it, and the bootstrap CI of ``paired.summarize_differences`` over seeds. Each unordered pair is
+    computed once; its mirror has the same seeds and the mirrored CI."""
+    seeds = [*keys, "metric", "seed"]
+    wide = oriented(scores).pivot_table(index=[*seeds, "task"], columns="arm", values="value", aggfunc="first")
     found = {}
-    for index, baseline in enumerate(arms):
-        later = scores[scores["arm"].isin(arms[index:])]
-        differences = every_task_differences(later, keys, baseline).drop(columns="n_tasks")
-        for row in summarize_differences(differences, keys, tests=False).to_dict("records"):
-            condition = (*(row[k] for k in keys), row["metric"])
-            found[(*condition, row["arm"], baseline)] = pd.Series(row)
-            found[(*condition, baseline, row["arm"])] = pd.Series(_flip(row))
+    for index, arm in enumerate(arms):
+        for baseline in arms[index + 1:]:
+            per_seed = (wide[arm] - wide[baseline]).groupby(level=seeds).mean().dropna()
+            for condition, values in per_seed.groupby(level=[*keys, "metric"]):
+                values = values.to_numpy()
+                low, high = bootstrap_ci(values)
+                row = {"mean": float(values.mean()), "ci_low": low, "ci_high": high, "n_pairs": len(values),
+                       "outcome": outcome(low, high)}
+                found[(*condition, arm, baseline)] = row
+                found[(*condition, baseline, arm)] = _flip(row)
     return found
 
 
@@ -125,7 +132,8 @@ def decide(study: StudyData, records: list[dict], margin: float = MARGIN) -> lis
         ranked = ranked.sort_values(["mean", "arm"], ascending=[False, True]).reset_index(drop=True)
 
         def pair(arm: str, baseline: str, condition=condition) -> pd.Series | None:
-            return pairs.get((*condition, arm, baseline))
+            found = pairs.get((*condition, arm, baseline))
+            return pd.Series(found, name=arm) if found else None
 
         decisions.append(_decision(where, metric, measure, ranked, pair, _select(per_task, where, metric), margin))
     return decisions
@@ -261,7 +269,8 @@ def summary(decisions: list[Decision]) -> str:
     by_arm: dict[str, list[Decision]] = {}
     for d in decisions:
         by_arm.setdefault(d.recommended, []).append(d)
-    parts = [f"`{arm}` at {_where(found)}" for arm, found in by_arm.items()]
+    parts = ([f"`{decisions[0].recommended}` in all {len(decisions)} conditions"] if len(by_arm) == 1
+             else [f"`{arm}` at {_where(found)}" for arm, found in by_arm.items()])
     beaten = sum(1 for d in decisions if d.classical is not None and _beats(d.classical, d.margin))
     anchor = (f" A classical anchor beats the recommendation beyond the margin in {beaten} of {len(decisions)} "
               "conditions." if beaten else "")

@@ -39,7 +39,7 @@ EVERY_TASK_RULE = (
     "pooled across metrics: each metric has its own rows."
 )
 PER_TASK_ROWS = 20  # more tasks than this: a per-task figure and per_task.csv instead of a table row each
-MAX_PER_TASK_PANELS = 4  # conditions drawn in the per-task figure
+MAX_PER_TASK_PANELS = 4  # conditions drawn in the per-task figure (where it replaces the per-task table)
 OUTCOME_RULE = ("outcome: **win** / **loss** when the 95% CI of the paired difference lies above / below zero, "
                 "**tie** when it contains zero.")
 
@@ -263,7 +263,10 @@ def _every_task_section(study: StudyData, figures: Path, report: StudyReport) ->
             per_task, keys, 4, "per_task", "Per task: arm − STL (positive is better)",
             _paired_caption("Each task's paired difference arm − STL of its primary metric.")))
     conditions = per_task.groupby(keys).ngroups if len(per_task) else 0
-    if 0 < conditions <= MAX_PER_TASK_PANELS:
+    # The per-task figure shows the distribution over tasks where a table cannot: many tasks, or the one
+    # condition of a user's table; a few tasks over several conditions are in the per-task table.
+    many = per_task["task"].nunique() > PER_TASK_ROWS if len(per_task) else False
+    if 0 < conditions <= MAX_PER_TASK_PANELS and (many or conditions == 1):
         for metric, rows in per_task.groupby("metric"):
             path = plot_per_task(rows, keys, f"{study.name}: per-task {metric}, arm − STL",
                                  figures / f"per_task_{metric}")
@@ -274,8 +277,6 @@ def _every_task_section(study: StudyData, figures: Path, report: StudyReport) ->
         section.figures += _figures_by_knob(study, rows, f"every task {metric}: arm − STL", f"every_task_{metric}",
                                             figures, f"mean over tasks of the paired difference of {metric}",
                                             zero_line=True)
-    section.figures += _figures_by_knob(study, delta, "Δm% vs STL (positive is better)", "delta_m", figures,
-                                        "Δm% against STL", zero_line=True)
     counts = pd.concat([*(win_tie_loss(rows).assign(measure=f"every task: {metric}")
                           for metric, rows in overall.groupby("metric")),
                         win_tie_loss(delta).assign(measure="Δm%")]).fillna(0)
@@ -356,8 +357,6 @@ def _target_section(study: StudyData, figures: Path) -> Section:
             "seed: negative_transfer_runs.csv.", keys))
     section.figures += _figures_by_knob(study, summary, f"target test {metric}", "score", figures,
                                         f"target {metric}", zero_line=False)
-    section.figures += _figures_by_knob(study, target, f"target {metric}: arm − STL", "difference", figures,
-                                        f"paired difference of the target {metric} (arm − STL)", zero_line=True)
     return section
 
 
