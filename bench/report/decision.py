@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from bench.report.aggregate import BASELINE, StudyData, oriented, target_scores, task_scores
+from bench.report.aggregate import BASELINE, StudyData, oriented, summarize, target_scores, task_scores
 from bench.report.claims import MARGINS
 from bench.report.compute import compute_table
 from bench.report.paired import outcome, summarize_differences, task_differences
@@ -37,7 +37,7 @@ class Decision:
     condition: dict  # knob -> value; {"study": name} when nothing varies
     metric: str
     measure: str  # "every task" or "target task"
-    ranking: pd.DataFrame  # arm, mean, ci_low, ci_high, n_seeds, classical, steps; best first
+    ranking: pd.DataFrame  # arm, mean, ci_low, ci_high, n_seeds, score (oriented), classical, steps; best first
     best: str
     versus_best: pd.DataFrame  # best − other per other arm: mean, ci_low, ci_high, n_pairs, outcome
     recommended: str
@@ -90,16 +90,12 @@ def _pairs(scores: pd.DataFrame, keys: list[str], arms: list[str]) -> dict[tuple
 
 
 def _ranking(scores: pd.DataFrame, keys: list[str], steps: pd.DataFrame, classical: set[str]) -> pd.DataFrame:
-    """Per condition, metric and arm: mean over seeds of the run's mean over its tasks (oriented: higher is
-    better), its CI, the seeds, and the mean steps per run."""
-    per_seed = (oriented(scores).groupby(["arm", *keys, "metric", "seed"], as_index=False)["value"].mean())
-    rows = []
-    for (arm, *condition, metric), group in per_seed.groupby(["arm", *keys, "metric"], sort=True):
-        low, high = bootstrap_ci(group["value"].to_numpy())
-        rows.append({"arm": arm, **dict(zip(keys, condition, strict=True)), "metric": metric,
-                     "mean": group["value"].mean(), "ci_low": low, "ci_high": high, "n_seeds": len(group),
-                     "classical": arm in classical})
-    ranking = pd.DataFrame(rows)
+    """Per condition, metric and arm: ``aggregate.summarize`` over tasks (the mean over seeds of each run's mean
+    over its tasks, its CI, the seeds), ``score`` oriented so that higher is better, and the mean steps."""
+    ranking = summarize(scores, keys, over_tasks=True)
+    better = scores.groupby("metric")["higher_is_better"].first()
+    sign = ranking["metric"].map(lambda metric: -1.0 if better.get(metric) is False else 1.0)
+    ranking = ranking.assign(score=ranking["mean"] * sign, classical=ranking["arm"].isin(classical))
     return ranking.merge(steps, on=["arm", *keys], how="left")
 
 
@@ -129,7 +125,7 @@ def decide(study: StudyData, records: list[dict], margin: float = MARGIN) -> lis
     for condition, ranked in ranking.groupby([*keys, "metric"], sort=True):
         *values, metric = condition
         where = dict(zip(keys, values, strict=True))
-        ranked = ranked.sort_values(["mean", "arm"], ascending=[False, True]).reset_index(drop=True)
+        ranked = ranked.sort_values(["score", "arm"], ascending=[False, True]).reset_index(drop=True)
 
         def pair(arm: str, baseline: str, condition=condition) -> pd.Series | None:
             found = pairs.get((*condition, arm, baseline))
@@ -161,7 +157,7 @@ def _decision(where: dict, metric: str, measure: str, ranked: pd.DataFrame, pair
         recommended = BASELINE
     elif unbeaten:
         cost = neural.set_index("arm")["steps"].fillna(np.inf)
-        recommended = min(unbeaten, key=lambda arm: (cost[arm], -neural.set_index("arm").loc[arm, "mean"]))
+        recommended = min(unbeaten, key=lambda arm: (cost[arm], -neural.set_index("arm").loc[arm, "score"]))
     else:  # beaten in a cycle (noise): the best mean among the neural arms
         recommended = neural["arm"].iloc[0] if len(neural) else best
     versus_stl = pair(recommended, BASELINE) if recommended != BASELINE else None
@@ -188,8 +184,8 @@ def _flip(difference: dict) -> dict:
 
 def _difference_text(difference: pd.Series, digits: int = 3) -> str:
     seeds = int(difference["n_pairs"])
-    return (f"{interval(difference['mean'], difference['ci_low'], difference['ci_high'], digits)} over {seeds} "
-            f"paired seed{'s' if seeds != 1 else ''}")
+    return (f"{interval(difference['mean'], difference['ci_low'], difference['ci_high'], digits)} ({seeds} "
+            f"paired seed{'s' if seeds != 1 else ''})")
 
 
 def condition_text(where: dict) -> str:
@@ -200,7 +196,7 @@ def sentences(decision: Decision) -> list[str]:
     """The decision in a few sentences: what to use, by how much, whether a classical anchor does better,
     and how sure (the interval and the seeds it rests on)."""
     d = decision
-    what = f"{d.metric} on the {d.measure}" if d.measure == "target task" else f"{d.metric}, mean over every task"
+    what = f"the target task's {d.metric}" if d.measure == "target task" else f"{d.metric} (mean over every task)"
     lines = []
     if d.recommended == BASELINE:
         lines.append(f"**Recommended: `{BASELINE}`** (one model per task, the default): no arm beats it by more "
@@ -208,14 +204,15 @@ def sentences(decision: Decision) -> list[str]:
     elif d.versus_stl is not None:
         won = (f", winning {d.tasks['win']} of {sum(d.tasks.values())} tasks (ties {d.tasks['tie']}, losses "
                f"{d.tasks['loss']})") if d.tasks and d.measure == "every task" else ""
-        lines.append(f"**Recommended: `{d.recommended}`**: it beats STL by {_difference_text(d.versus_stl)} in "
-                     f"{what}{won}, and no arm beats it by more than the margin of {d.margin:g}.")
+        lines.append(f"**Recommended: `{d.recommended}`**: it beats STL in {what} by "
+                     f"{_difference_text(d.versus_stl)}{won}, and no arm beats it by more than the margin of "
+                     f"{d.margin:g}.")
     else:
         lines.append(f"**Recommended: `{d.recommended}`**, the cheapest arm that no other beats by more than the "
                      f"margin of {d.margin:g} in {what} (this study has no STL runs to compare with).")
     if d.challenger is not None:
-        lines.append(f"Closest rival: `{d.challenger.name}`, {_difference_text(d.challenger)} against it "
-                     f"({_sure(d.challenger, d.margin)}).")
+        lines.append(f"Closest rival: `{d.challenger.name}` − `{d.recommended}` = {_difference_text(d.challenger)}: "
+                     f"{_sure(d.challenger, d.margin)}.")
     if d.classical is not None:
         lines.append(f"Classical anchor: `{d.classical.name}` − `{d.recommended}` = "
                      f"{_difference_text(d.classical)}: "
@@ -244,24 +241,51 @@ def _sure(difference: pd.Series, margin: float) -> str:
 
 
 def decision_table(decisions: list[Decision], keys: list[str]) -> pd.DataFrame:
-    """One row per condition (and metric): the recommended arm, its difference to STL, the best, and the
-    best classical anchor against the recommendation."""
+    """One row per condition (and metric, when several): the recommended arm, its difference to STL, the
+    best, and the best classical anchor against the recommendation."""
+    several = len({d.metric for d in decisions}) > 1
     rows = []
     for d in decisions:
+        anchor = d.classical
         rows.append({
             **{key: knob_text(d.condition[key]) for key in keys if key != "study"},
-            "metric": d.metric,
+            **({"metric": d.metric} if several else {}),
             "recommended": d.recommended,
-            "recommended − STL [95% CI]": (interval(d.versus_stl["mean"], d.versus_stl["ci_low"],
-                                                    d.versus_stl["ci_high"]) if d.versus_stl is not None
-                                           else "—"),
-            "best mean": d.best,
+            "recommended − STL [95% CI]": _interval(d.versus_stl),
+            "best (mean)": d.best,
             "best classical − recommended [95% CI]": (
-                f"{d.classical.name}: {interval(d.classical['mean'], d.classical['ci_low'], d.classical['ci_high'])}"
-                + (" ⚠ beats it" if _beats(d.classical, d.margin) else "") if d.classical is not None else "—"),
+                "—" if anchor is None else f"{anchor.name}: {_interval(anchor)}"
+                + (" ⚠ beats it" if _beats(anchor, d.margin) else "")),
             "seeds": d.seeds,
         })
     return pd.DataFrame(rows)
+
+
+def ranking_table(decisions: list[Decision], keys: list[str]) -> pd.DataFrame:
+    """Every arm against the best. One condition: the arms ranked, each with its score and the paired
+    difference best − arm. Several: one row per condition, one column per arm (best − arm; ``best``)."""
+    if len(decisions) == 1:
+        d = decisions[0]
+        versus = d.versus_best.set_index("arm") if len(d.versus_best) else pd.DataFrame()
+        return pd.DataFrame([{
+            "arm": row.arm, f"test {d.metric} [95% CI]": interval(row.mean, row.ci_low, row.ci_high),
+            f"{d.best} − arm [95% CI]": "best" if row.arm == d.best else _interval(versus.loc[row.arm])
+            if row.arm in versus.index else "no paired seeds",
+            "seeds": row.n_seeds, "steps": "—" if pd.isna(row.steps) else f"{row.steps:.0f}",
+        } for row in d.ranking.itertuples()])
+    several = len({d.metric for d in decisions}) > 1
+    rows = []
+    for d in decisions:
+        versus = d.versus_best.set_index("arm") if len(d.versus_best) else pd.DataFrame()
+        rows.append({**{key: knob_text(d.condition[key]) for key in keys if key != "study"},
+                     **({"metric": d.metric} if several else {}),
+                     **{arm: "best" if arm == d.best else _interval(versus.loc[arm]) if arm in versus.index else ""
+                        for arm in sorted(d.ranking["arm"])}})
+    return pd.DataFrame(rows)
+
+
+def _interval(difference: pd.Series | None) -> str:
+    return "—" if difference is None else interval(difference["mean"], difference["ci_low"], difference["ci_high"])
 
 
 def summary(decisions: list[Decision]) -> str:
@@ -291,14 +315,20 @@ def _where(decisions: list[Decision]) -> str:
 
 def decision_section(decisions: list[Decision], keys: list[str]) -> Section | None:
     """The section a study's page opens with: the sentences of its one condition, or for several the
-    summary and a table of the decision in each."""
+    summary and a table of the decision in each; then every arm against the best."""
     if not decisions:
         return None
+    margin = decisions[0].margin
+    ranking = plain_table(ranking_table(decisions, keys), "ranking", "Every arm against the best",
+                          "The paired difference best − arm, seed by seed over the seeds both finished, with its 95% "
+                          "bootstrap CI (positive: the best is better), on the "
+                          f"{decisions[0].measure}'s primary metric (every task: its mean over tasks); steps: mean optimisation steps per run, "
+                          "pretraining counted in (what the recommendation calls cheap).", keys)
     if len(decisions) == 1:
-        return Section("What to do", sentences(decisions[0]))
+        return Section("What to do", sentences(decisions[0]), [ranking])
     table = plain_table(decision_table(decisions, keys), "decision", "The decision in each condition",
                         f"recommended: the cheapest neural arm that no other beats by more than the margin "
-                        f"({decisions[0].margin:g}; STL when nothing beats it), cheapest in steps with pretraining "
-                        "counted in; its paired difference to STL and the best classical anchor's to it, seed by "
-                        "seed with a 95% bootstrap CI (⚠ beats it: beyond the margin).")
-    return Section("What to do", [summary(decisions)], [table])
+                        f"({margin:g}; STL when nothing beats it), cheapest in steps with pretraining counted in; "
+                        "its paired difference to STL and the best classical anchor's to it, seed by seed with a 95% "
+                        "bootstrap CI (⚠ beats it: beyond the margin).")
+    return Section("What to do", [summary(decisions)], [table, ranking])
