@@ -322,8 +322,9 @@ def decision_section(decisions: list[Decision], keys: list[str]) -> Section | No
     ranking = plain_table(ranking_table(decisions, keys), "ranking", "Every arm against the best",
                           "The paired difference best − arm, seed by seed over the seeds both finished, with its 95% "
                           "bootstrap CI (positive: the best is better), on the "
-                          f"{decisions[0].measure}'s primary metric (every task: its mean over tasks); steps: mean optimisation steps per run, "
-                          "pretraining counted in (what the recommendation calls cheap).", keys)
+                          f"{decisions[0].measure}'s primary metric (every task: its mean over tasks); steps: mean "
+                          "optimisation steps per run, pretraining counted in (what the recommendation calls cheap).",
+                          keys)
     if len(decisions) == 1:
         return Section("What to do", sentences(decisions[0]), [ranking])
     table = plain_table(decision_table(decisions, keys), "decision", "The decision in each condition",
