@@ -103,7 +103,8 @@ def plot_lines(table: pd.DataFrame, x: str, facet: str | None, ylabel: str, titl
     ``table`` has columns arm, x, [facet], mean, ci_low, ci_high (as from summarize or summarize_differences).
     """
     panels = sorted(table[facet].unique()) if facet else [None]
-    fig, axes = plt.subplots(1, len(panels), figsize=(1.2 + 4.6 * len(panels), 4.2), sharey=True, squeeze=False)
+    # Each panel 4.6 in wide, and 2 in beside them for the legend, so that the axes keep their width.
+    fig, axes = plt.subplots(1, len(panels), figsize=(3.2 + 4.6 * len(panels), 4.2), sharey=True, squeeze=False)
     styles = arm_styles(table["arm"].unique())
     for ax, value in zip(axes[0], panels, strict=True):
         rows = table if facet is None else table[table[facet] == value]
