@@ -274,13 +274,15 @@ def ranking_table(decisions: list[Decision], keys: list[str]) -> pd.DataFrame:
             "seeds": row.n_seeds, "steps": "—" if pd.isna(row.steps) else f"{row.steps:.0f}",
         } for row in d.ranking.itertuples()])
     several = len({d.metric for d in decisions}) > 1
+    places = pd.concat([d.ranking[["arm"]].assign(place=range(len(d.ranking))) for d in decisions])
+    arms = list(places.groupby("arm")["place"].mean().sort_values(kind="stable").index)  # best on average first
     rows = []
     for d in decisions:
         versus = d.versus_best.set_index("arm") if len(d.versus_best) else pd.DataFrame()
         rows.append({**{key: knob_text(d.condition[key]) for key in keys if key != "study"},
                      **({"metric": d.metric} if several else {}),
                      **{arm: "best" if arm == d.best else _interval(versus.loc[arm]) if arm in versus.index else ""
-                        for arm in sorted(d.ranking["arm"])}})
+                        for arm in arms if arm in set(d.ranking["arm"])}})
     return pd.DataFrame(rows)
 
 
