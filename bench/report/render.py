@@ -81,7 +81,11 @@ def _overall_section(reports: list[StudyReport], records: dict[str, list[dict]],
         seen.update(r.get("run_id") for r in own)
         if not mine:
             continue
-        study = study_data(report.name, mine) if len(mine) < len(own) else report.data
+        if len(mine) == len(own):  # the study's own counts stand: nothing to recompute
+            counts.append(report.win_tie_loss)
+            pooled.append(_blocks(report.data))
+            continue
+        study = study_data(report.name, mine)
         if study.tidy.empty or "stl" not in set(study.tidy["arm"]):
             continue
         counts.append(_study_counts(study))
