@@ -82,3 +82,15 @@ def test_a_study_with_several_conditions_gets_a_summary_and_one_row_each():
     section = decision_section(decisions, ["x"])
     assert section.text == ["Recommended: `stl` at x = 0; `mtl` at x = 1."]
     assert list(section.tables[0].frame["recommended"]) == ["stl", "mtl"]
+
+
+def test_an_error_metric_ranks_the_lowest_first_and_reads_positive_as_better():
+    records = _records({"stl": 0.0, "mtl": -0.05}, {"stl": 300, "mtl": 300})  # mtl's error is lower
+    for record in records:
+        for task in record["tasks"]:
+            task["test"] = {"rmse": task["test"]["r2"]}
+        record["descriptors"] = {"primary_metric": {task["task"]: "rmse" for task in record["tasks"]}}
+    [decision] = _decide(records)
+    assert decision.metric == "rmse" and decision.best == "mtl" and decision.recommended == "mtl"
+    assert decision.versus_stl["mean"] > 0.04  # oriented: positive means mtl's error is lower
+    assert list(decision.ranking["arm"]) == ["mtl", "stl"]

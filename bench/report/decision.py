@@ -94,7 +94,7 @@ def _ranking(scores: pd.DataFrame, keys: list[str], steps: pd.DataFrame, classic
     over its tasks, its CI, the seeds), ``score`` oriented so that higher is better, and the mean steps."""
     ranking = summarize(scores, keys, over_tasks=True)
     better = scores.groupby("metric")["higher_is_better"].first()
-    sign = ranking["metric"].map(lambda metric: -1.0 if better.get(metric) is False else 1.0)
+    sign = ranking["metric"].map(lambda metric: 1.0 if bool(better.get(metric, True)) else -1.0)
     ranking = ranking.assign(score=ranking["mean"] * sign, classical=ranking["arm"].isin(classical))
     return ranking.merge(steps, on=["arm", *keys], how="left")
 
@@ -192,11 +192,18 @@ def condition_text(where: dict) -> str:
     return ", ".join(f"{key}={knob_text(value)}" for key, value in where.items() if key != "study")
 
 
+def measure_text(decision: Decision) -> str:
+    """What the decision compares: ``the target task's r2`` or ``rmse (mean over every task)``."""
+    if decision.measure == "target task":
+        return f"the target task's {decision.metric}"
+    return f"{decision.metric} (mean over every task)"
+
+
 def sentences(decision: Decision) -> list[str]:
     """The decision in a few sentences: what to use, by how much, whether a classical anchor does better,
     and how sure (the interval and the seeds it rests on)."""
     d = decision
-    what = f"the target task's {d.metric}" if d.measure == "target task" else f"{d.metric} (mean over every task)"
+    what = measure_text(d)
     lines = []
     if d.recommended == BASELINE:
         lines.append(f"**Recommended: `{BASELINE}`** (one model per task, the default): no arm beats it by more "
@@ -211,11 +218,11 @@ def sentences(decision: Decision) -> list[str]:
         lines.append(f"**Recommended: `{d.recommended}`**, the cheapest arm that no other beats by more than the "
                      f"margin of {d.margin:g} in {what} (this study has no STL runs to compare with).")
     if d.challenger is not None:
-        lines.append(f"Closest rival: `{d.challenger.name}` − `{d.recommended}` = {_difference_text(d.challenger)}: "
-                     f"{_sure(d.challenger, d.margin)}.")
+        lines.append(f"Closest rival: `{d.challenger.name}` against it, {_difference_text(d.challenger)} (positive: "
+                     f"`{d.challenger.name}` better): {_sure(d.challenger, d.margin)}.")
     if d.classical is not None:
-        lines.append(f"Classical anchor: `{d.classical.name}` − `{d.recommended}` = "
-                     f"{_difference_text(d.classical)}: "
+        lines.append(f"Classical anchor: `{d.classical.name}` against it, {_difference_text(d.classical)} "
+                     f"(positive: `{d.classical.name}` better): "
                      + ("**it beats the recommendation beyond the margin**; a classical model suffices here."
                         if _beats(d.classical, d.margin) else _sure(d.classical, d.margin) + "."))
     if d.best not in (d.recommended, getattr(d.classical, "name", None)):
@@ -251,9 +258,9 @@ def decision_table(decisions: list[Decision], keys: list[str]) -> pd.DataFrame:
             **{key: knob_text(d.condition[key]) for key in keys if key != "study"},
             **({"metric": d.metric} if several else {}),
             "recommended": d.recommended,
-            "recommended − STL [95% CI]": _interval(d.versus_stl),
+            "recommended vs STL [95% CI]": _interval(d.versus_stl),
             "best (mean)": d.best,
-            "best classical − recommended [95% CI]": (
+            "best classical vs recommended [95% CI]": (
                 "—" if anchor is None else f"{anchor.name}: {_interval(anchor)}"
                 + (" ⚠ beats it" if _beats(anchor, d.margin) else "")),
             "seeds": d.seeds,
@@ -269,7 +276,7 @@ def ranking_table(decisions: list[Decision], keys: list[str]) -> pd.DataFrame:
         versus = d.versus_best.set_index("arm") if len(d.versus_best) else pd.DataFrame()
         return pd.DataFrame([{
             "arm": row.arm, f"test {d.metric} [95% CI]": interval(row.mean, row.ci_low, row.ci_high),
-            f"{d.best} − arm [95% CI]": "best" if row.arm == d.best else _interval(versus.loc[row.arm])
+            f"{d.best} vs arm [95% CI]": "best" if row.arm == d.best else _interval(versus.loc[row.arm])
             if row.arm in versus.index else "no paired seeds",
             "seeds": row.n_seeds, "steps": "—" if pd.isna(row.steps) else f"{row.steps:.0f}",
         } for row in d.ranking.itertuples()])
@@ -322,9 +329,9 @@ def decision_section(decisions: list[Decision], keys: list[str]) -> Section | No
         return None
     margin = decisions[0].margin
     ranking = plain_table(ranking_table(decisions, keys), "ranking", "Every arm against the best",
-                          "The paired difference best − arm, seed by seed over the seeds both finished, with its 95% "
-                          "bootstrap CI (positive: the best is better), on the "
-                          f"{decisions[0].measure}'s primary metric (every task: its mean over tasks); steps: mean "
+                          "The paired difference best vs arm (positive: the best is better; for an error metric, the "
+                          "arm's error minus the best's), seed by seed over the seeds both finished, with its 95% "
+                          f"bootstrap CI, on {measure_text(decisions[0])}; steps: mean "
                           "optimisation steps per run, pretraining counted in (what the recommendation calls cheap).",
                           keys)
     if len(decisions) == 1:
@@ -332,6 +339,6 @@ def decision_section(decisions: list[Decision], keys: list[str]) -> Section | No
     table = plain_table(decision_table(decisions, keys), "decision", "The decision in each condition",
                         f"recommended: the cheapest neural arm that no other beats by more than the margin "
                         f"({margin:g}; STL when nothing beats it), cheapest in steps with pretraining counted in; "
-                        "its paired difference to STL and the best classical anchor's to it, seed by seed with a 95% "
-                        "bootstrap CI (⚠ beats it: beyond the margin).")
+                        "its paired difference to STL and the best classical anchor's to it (positive: the first is "
+                        "better), seed by seed with a 95% bootstrap CI (⚠ beats it: beyond the margin).")
     return Section("What to do", [summary(decisions)], [table, ranking])
