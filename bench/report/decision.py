@@ -184,8 +184,8 @@ def _flip(difference: dict) -> dict:
 
 def _difference_text(difference: pd.Series, digits: int = 3) -> str:
     seeds = int(difference["n_pairs"])
-    return (f"{interval(difference['mean'], difference['ci_low'], difference['ci_high'], digits)} ({seeds} "
-            f"paired seed{'s' if seeds != 1 else ''})")
+    return (f"{interval(difference['mean'], difference['ci_low'], difference['ci_high'], digits)} over {seeds} "
+            f"paired seed{'s' if seeds != 1 else ''}")
 
 
 def condition_text(where: dict) -> str:
@@ -218,10 +218,10 @@ def sentences(decision: Decision) -> list[str]:
         lines.append(f"**Recommended: `{d.recommended}`**, the cheapest arm that no other beats by more than the "
                      f"margin of {d.margin:g} in {what} (this study has no STL runs to compare with).")
     if d.challenger is not None:
-        lines.append(f"Closest rival: `{d.challenger.name}` against it, {_difference_text(d.challenger)} (positive: "
+        lines.append(f"Closest rival: `{d.challenger.name}`, {_difference_text(d.challenger)} against it (positive: "
                      f"`{d.challenger.name}` better): {_sure(d.challenger, d.margin)}.")
     if d.classical is not None:
-        lines.append(f"Classical anchor: `{d.classical.name}` against it, {_difference_text(d.classical)} "
+        lines.append(f"Classical anchor: `{d.classical.name}`, {_difference_text(d.classical)} against it "
                      f"(positive: `{d.classical.name}` better): "
                      + ("**it beats the recommendation beyond the margin**; a classical model suffices here."
                         if _beats(d.classical, d.margin) else _sure(d.classical, d.margin) + "."))
