@@ -311,14 +311,17 @@ def summary(decisions: list[Decision]) -> str:
 
 
 def _where(decisions: list[Decision]) -> str:
-    """``x = 0, 0.25`` for one knob; ``(x=0, y=1), (x=1, y=1)`` for several; the metric when several."""
+    """``x = 0, 0.25`` for one knob; with more, grouped by all but the last: ``x=0 with y = 1, 2 and x=1 with
+    y = 2``; the metric when several."""
     knobs = [k for k in decisions[0].condition if k != "study"]
     metrics = {d.metric for d in decisions}
-    if len(knobs) == 1:
-        values = ", ".join(knob_text(d.condition[knobs[0]]) for d in decisions)
-        where = f"{knobs[0]} = {values}"
-    else:
-        where = ", ".join(f"({condition_text(d.condition)})" for d in decisions) if knobs else ""
+    groups: dict[str, list[str]] = {}
+    for d in decisions:
+        if knobs:
+            head = condition_text({k: d.condition[k] for k in knobs[:-1]})
+            groups.setdefault(head, []).append(knob_text(d.condition[knobs[-1]]))
+    where = " and ".join(f"{head + ' with ' if head else ''}{knobs[-1]} = {', '.join(values)}"
+                         for head, values in groups.items())
     return where + (f" ({', '.join(sorted(metrics))})" if len(metrics) > 1 or not knobs else "")
 
 
