@@ -85,7 +85,7 @@ def test_study_page_opens_with_the_decision_and_links_its_figures(report):
     assert page.index('<h2 id="what-to-do">') < page.index('<h2 id="every-task-against-stl')
     assert "data:image" not in page  # a study page links the figures beside it
     figures = re.findall(r'<img alt="[^"]*" src="\./([^"]+)"', page)
-    assert len(figures) >= 6 and all((report / "relatedness" / name).exists() for name in figures)
+    assert len(figures) >= 3 and all((report / "relatedness" / name).exists() for name in figures)
     assert "max_steps=200" in page and "Missing and failed runs" in page and "RuntimeError: diverged" in page
 
 
