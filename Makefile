@@ -20,7 +20,7 @@ $(STAMP): pyproject.toml | $(PY)
 
 # Every claim study, the regime map and the capacity laboratory, with the scikit-learn anchors, each job
 # one population of the study's 10 paired seeds, every neural arm tuned first (conf/tuning/small.yaml):
-# 318 jobs, 8 min 47 s from a fresh clone on 2 cores, .venv included.
+# 318 jobs; `make perf` measures how long they take here (reports/perf.md).
 bench: $(STAMP)
 	$(PY) -m bench.run -m +study=relatedness
 	$(PY) -m bench.run -m +study=target_size
@@ -80,7 +80,8 @@ report: $(STAMP)
 	$(PY) -m bench.report
 
 # Speed on this machine (bench/perf.py): a training run vs a plain PyTorch loop, a sweep serial vs
-# parallel, STL vs MTL, bench-quick's jobs per minute. A few minutes; writes reports/perf.json and .md.
+# parallel, STL vs MTL, bench-quick's jobs per minute, the report stage on experiments/ (make bench's records).
+# A few minutes; writes reports/perf.json and .md.
 perf: $(STAMP)
 	$(PY) -m bench.perf
 
