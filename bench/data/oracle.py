@@ -11,10 +11,10 @@ whitened inputs ``g`` (principal Hessian directions, Li 1992), so
 
 and each then fits a ridge head per task on ``|vᵀx|`` and ``|vᵀ(x − x̄)|`` of its directions: bent at the origin,
 and at the mean of the rows it learnt from (a concept shift moves a task's kink with its inputs; a shared
-representation bends where the pooled rows lie, as a shared trunk's units do for every task alike). Two more learners frame them: **raw**, ridge on
-the inputs (the classical anchor: far from the Bayes risk on the teacher, whose features have no linear part),
-and **features**, ridge on the teacher's own features of the task (a learner given them: it reaches the Bayes
-risk with ample data). Every strength is chosen on the task's validation split; every risk is the MSE on a
+representation bends where the pooled rows lie, as a shared trunk's units do for every task alike). Two more
+learners frame them: **raw**, ridge on the inputs (the classical anchor: far from the Bayes risk on the
+teacher, whose features have no linear part), and **features**, ridge on the teacher's own features of the
+task (a learner given them: it reaches the Bayes risk with ample data). Every strength is chosen on the task's validation split; every risk is the MSE on a
 held-out draw of validation size (the family's own test split drawn with ``n_test = n_val``), on seeds from
 ``FIRST_SEED`` on, disjoint from every evaluation and tuning seed.
 
@@ -50,18 +50,14 @@ def _numpy(tensor) -> np.ndarray:
 
 def ridge_risk(train: np.ndarray, y: np.ndarray, val: tuple[np.ndarray, np.ndarray],
                held_out: tuple[np.ndarray, np.ndarray]) -> float:
-    """Held-out MSE of the ridge fit (with intercept) of ``y`` on ``train`` whose strength has the lowest
-    validation MSE."""
+    """Held-out MSE of the ridge fit (with intercept) of ``y`` (one column) on ``train`` whose strength has the
+    lowest validation MSE (every strength at once, from one SVD)."""
     centre, offset = train.mean(axis=0), y.mean(axis=0)
     u, s, vt = np.linalg.svd(train - centre, full_matrices=False)
-    uty = u.T @ (y - offset)
-
-    def predict(beta, x):
-        return (x - centre) @ beta + offset
-
-    best = min((vt.T @ ((s / (s**2 + a))[:, None] * uty) for a in STRENGTHS),
-               key=lambda beta: float(np.mean((predict(beta, val[0]) - val[1]) ** 2)))
-    return float(np.mean((predict(best, held_out[0]) - held_out[1]) ** 2))
+    betas = vt.T @ (s / (s**2 + STRENGTHS[:, None]) * (u.T @ (y - offset))[:, 0]).T  # features x strengths
+    validation = np.mean(((val[0] - centre) @ betas + offset - val[1]) ** 2, axis=0)
+    best = betas[:, np.argmin(validation)]
+    return float(np.mean(((held_out[0] - centre) @ best + offset - held_out[1][:, 0]) ** 2))
 
 
 def stein_moment(x: np.ndarray, y: np.ndarray) -> np.ndarray:
@@ -110,13 +106,14 @@ def learner_risks(seed: int, every_task: bool = True, **data) -> Draw:
     read = range(len(family.tasks)) if every_task else [family.tasks.index(family.target)]
     risks: dict[str, list[float]] = {name: [] for name in LEARNERS}
     for t in read:
-        task, x, y, centre = family.tasks[t], xs[t], ys[t], xs[t].mean(axis=0)
-        val, held = (_numpy(task.val.x), _numpy(task.val.y)), (_numpy(task.test.x), _numpy(task.test.y))
-        own = directions([moments[t]], [1], k)
-        maps = {"raw": lambda z: z, "features": lambda z, t=t: teacher.features(t, z),
-                "separate": lambda z, b=own: kinks(z, b, centre), "pooled": lambda z: kinks(z, pooled, pooled_centre)}
-        for name, feature in maps.items():
-            risks[name].append(ridge_risk(feature(x), y, (feature(val[0]), val[1]), (feature(held[0]), held[1])))
+        task = family.tasks[t]
+        splits = [(xs[t], ys[t]), (_numpy(task.val.x), _numpy(task.val.y)), (_numpy(task.test.x), _numpy(task.test.y))]
+        own, centre = directions([moments[t]], [1], k), xs[t].mean(axis=0)
+        maps = {"raw": [x for x, _ in splits], "features": [teacher.features(t, x) for x, _ in splits],
+                "separate": [kinks(x, own, centre) for x, _ in splits],
+                "pooled": [kinks(x, pooled, pooled_centre) for x, _ in splits]}
+        for name, (train, val, held) in maps.items():
+            risks[name].append(ridge_risk(train, ys[t], (val, splits[1][1]), (held, splits[2][1])))
     bayes = float(np.mean([family.descriptors["bayes_risk"][family.tasks[t].name] for t in read]))
     return Draw({name: float(np.mean(values)) for name, values in risks.items()}, bayes)
 
