@@ -14,9 +14,9 @@ and at the mean of the rows it learnt from (a concept shift moves a task's kink 
 representation bends where the pooled rows lie, as a shared trunk's units do for every task alike). Two more
 learners frame them: **raw**, ridge on the inputs (the classical anchor: far from the Bayes risk on the
 teacher, whose features have no linear part), and **features**, ridge on the teacher's own features of the
-task (a learner given them: it reaches the Bayes risk with ample data). Every strength is chosen on the task's validation split; every risk is the MSE on a
-held-out draw of validation size (the family's own test split drawn with ``n_test = n_val``), on seeds from
-``FIRST_SEED`` on, disjoint from every evaluation and tuning seed.
+task (a learner given them: it reaches the Bayes risk with ample data). Every strength is chosen on the task's
+validation split; every risk is the MSE on a held-out draw of validation size (the family's own test split
+drawn with ``n_test = n_val``), on seeds from ``FIRST_SEED`` on, disjoint from every evaluation and tuning seed.
 
 A study whose swept range holds a sign change of ``risk(pooled) − risk(separate)`` spans the open question; one
 that sits on one side only asks a question its defaults settle. ``python -m bench.data.oracle [STUDY ...]``
