@@ -99,7 +99,7 @@ def excess_table(summary: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
         "test risk": summary["risk"], "Bayes risk": summary["bayes"], "excess risk": summary["excess"],
         "excess 95% CI": [f"[{lo:.3f}, {hi:.3f}]" for lo, hi in zip(summary["ci_low"], summary["ci_high"],
                                                                       strict=True)],
-        "best classical anchor": summary["anchor"], "gap closed": summary["gap_closed"],
+        "best classical anchor": summary["anchor"].fillna("—"), "gap closed": summary["gap_closed"],
         "n seeds": summary["n_seeds"],
     }).sort_values([*keys, "excess risk"]).reset_index(drop=True)
 

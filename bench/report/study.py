@@ -384,7 +384,8 @@ def _excess_sections(study: StudyData, figures: Path) -> list[Section]:
     for scope, what in SCOPES.items():
         summary = excess_summary(risks, study.keys, scope)
         section.tables.append(plain_table(excess_table(summary, study.keys), f"excess_{scope}",
-                                          f"Excess risk: {what}", EXCESS_RULE, study.keys))
+                                          f"Excess risk: {what}", "Per arm and condition, as the rule above says.",
+                                          study.keys))
         section.figures += _figures_by_knob(study, summary.rename(columns={"excess": "mean"}), "excess risk (test − "
                                             "Bayes)", f"excess_{scope}", figures, f"excess risk on {what}", False)
     sections.append(section)
