@@ -21,7 +21,8 @@ $(STAMP): pyproject.toml | $(PY)
 # Every claim study, the regime map and the capacity laboratory, with the scikit-learn anchors, each job
 # one population of the study's 10 paired seeds, every neural arm tuned first (conf/tuning/small.yaml). The
 # synthetic studies run on the nonlinear teacher (docs/laboratory.md); those whose target keeps its data
-# rotate transfer's target over task0 and task3 (the second line: transfer's target in turn). 280 jobs.
+# rotate transfer's target over task0 and task3 (the second line: transfer's target in turn). 280 jobs (were
+# 318); a teacher job costs about what a linear one did, so about 8 min is expected (not yet timed quietly).
 ROTATE := regime=tl_full,tl_probe data.target=task3
 bench: $(STAMP)
 	$(PY) -m bench.run -m +study=relatedness
