@@ -10,6 +10,7 @@ import pandas as pd
 from bench.report.aggregate import StudyData, missing_runs, study_data, summarize, target_scores, task_scores
 from bench.report.compute import compute_view
 from bench.report.diagnostics import transferability_report
+from bench.report.excess import EXCESS_RULE, SCOPES, excess_summary, excess_table, strength_warnings, task_risks
 from bench.report.methods import methods_report
 from bench.report.paired import (
     OUTCOMES,
@@ -216,7 +217,8 @@ def build_study(name: str, records: list[dict], folder: Path) -> StudyReport:
 
 
 def _result_sections(study: StudyData, figures: Path, report: StudyReport) -> list[Section]:
-    sections = [_every_task_section(study, figures, report), _target_section(study, figures)]
+    sections = [_every_task_section(study, figures, report), _target_section(study, figures),
+                *_excess_sections(study, figures)]
     if len(study.knobs) == 2:
         sections.append(_map_section(study, target_scores(study.tidy), figures, report))
     sections.append(_ranking_section(study, figures))
@@ -358,6 +360,28 @@ def _target_section(study: StudyData, figures: Path) -> Section:
     section.figures += _figures_by_knob(study, summary, f"target test {metric}", "score", figures,
                                         f"target {metric}", zero_line=False)
     return section
+
+
+def _excess_sections(study: StudyData, figures: Path) -> list[Section]:
+    """The strength check (a section of its own when it warns) and, where the family states a Bayes risk,
+    every arm's excess risk over it (bench/report/excess.py)."""
+    risks = task_risks(study.tidy, study.bayes)
+    warnings = strength_warnings(risks, study.keys)
+    sections = [Section("Strength check ⚠", warnings)] if warnings else []
+    if risks.empty or risks["bayes"].isna().any():
+        return sections
+    section = Section("Excess risk over the Bayes risk", [EXCESS_RULE] + (
+        [] if warnings else ["Strength check passed: tuned STL beats the best classical anchor at the largest "
+                             "size, and a neural arm beats per-task ridge somewhere."]))
+    for scope, what in SCOPES.items():
+        summary = excess_summary(risks, study.keys, scope)
+        section.tables.append(plain_table(excess_table(summary, study.keys), f"excess_{scope}",
+                                          f"Excess risk: {what}", "Per arm and condition, as the rule above says.",
+                                          study.keys))
+        section.figures += _figures_by_knob(study, summary.rename(columns={"excess": "mean"}), "excess risk (test − "
+                                            "Bayes)", f"excess_{scope}", figures, f"excess risk on {what}", False)
+    sections.append(section)
+    return sections
 
 
 def _map_section(study: StudyData, scores: pd.DataFrame, figures: Path, report: StudyReport) -> Section:

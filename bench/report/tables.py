@@ -188,6 +188,7 @@ def claims_view(claims: pd.DataFrame, rule: str) -> Table:
                      "arm": row["arm"], "change, smallest to largest knob [simultaneous CI]": change,
                      "verdict": row["verdict"], "overall vs STL": overall, "trend [95% CI]": measured,
                      "at the smallest knob": low, "at the largest knob": high,
+                     "excess risk": row["excess"] if isinstance(row.get("excess"), str) else "",
                      "note": row["note"] if isinstance(row.get("note"), str) else ""})
     levels = claims["level"].dropna() if "level" in claims else pd.Series(dtype=float)
     adjusted = f" Here k = {len(levels)}: each CI of the change and of overall is at {levels.iloc[0]:.2%}." \
