@@ -11,7 +11,7 @@
 4. Jobs per minute of the ``make bench-quick`` sweeps on the local launcher, and the time that (2)'s
    parallel rate predicts for ``make bench``. Target: 10 minutes.
 5. Populations: R members trained as one batched model against the same R runs one after another in this
-   process (MTL on make bench's relatedness family, the default budget and early stopping), for R = 5
+   process (MTL on a linear relatedness family, the default budget and early stopping), for R = 5
    and 20. Targets: 3x and 4x the throughput.
 6. Peak memory (RSS) of a process training a 20-member MTL population against one training one member.
    Target: at most 1.5x.
@@ -190,7 +190,7 @@ def _population_setup(members: int):
     from bench.models import MLPBackbone
     from bench.regimes.training import Training
 
-    families = [make_synthetic(seed, n_train=32) for seed in range(members)]  # make bench's relatedness family
+    families = [make_synthetic(seed, n_train=32) for seed in range(members)]  # a linear relatedness family of 32 rows a task
     return families, functools.partial(MLPBackbone, width=64, depth=2), Training()
 
 
