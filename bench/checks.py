@@ -83,9 +83,13 @@ def check_model(model: DictConfig) -> None:
 
 def check_data(data: DictConfig) -> None:
     """The family's own knob check, when the module that defines its ``_target_`` has one: a function
-    ``check_knobs`` taking the knobs by name and raising ValueError (FamilyError) on the first bad one. It is
-    called with the data config's keys it names, so a family that adds a knob checks it here unchanged."""
+    ``check_knobs`` taking the knobs by name and raising ValueError (FamilyError) on the first bad one. It gets
+    the keys the family is built from (all of them when it takes ``**knobs``, as the synthetic family's does,
+    which also refuses a misspelt knob; else those it names), so a family that adds a knob is checked here
+    unchanged."""
     from hydra.utils import get_object
+
+    from bench.data.validation import KEY as PROTOCOL_KEY  # the target's validation size, not a family knob
 
     target = data.get("_target_") if isinstance(data, DictConfig) else None
     if not isinstance(target, str):
@@ -98,7 +102,9 @@ def check_data(data: DictConfig) -> None:
     if check is None:
         return
     parameters = inspect.signature(check).parameters
-    knobs = {key: value for key, value in _plain(data).items() if key in parameters}
+    takes_any = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values())
+    knobs = {key: value for key, value in _plain(data).items()
+             if not key.startswith("_") and key != PROTOCOL_KEY and (takes_any or key in parameters)}
     try:
         inspect.signature(check).bind(**knobs)
     except TypeError:  # a knob it needs is not in this config: the family checks when it is built
@@ -151,6 +157,10 @@ def unknown_keys(cfg: DictConfig, overrides: Iterable[str] = ()) -> list[str]:
         node = cfg.get(group)
         if keys and isinstance(node, DictConfig) and "_target_" in node:
             accepted = _target_parameters(node)
+            if accepted is not None and group == "data":
+                from bench.data.validation import KEY as PROTOCOL_KEY  # read by the protocol, not the family
+
+                accepted.add(PROTOCOL_KEY)
             unknown += [f"{group}.{key}" for key in keys if accepted is not None and key not in accepted]
     return unknown
 

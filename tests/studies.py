@@ -15,7 +15,7 @@ from bench.tuning.space import Dimension
 CONF = str(Path(__file__).resolve().parents[1] / "conf")
 STUDY = "s"
 TINY = ["trainer.max_steps=20", "trainer.eval_every=10", "trainer.patience=2", "data.n_train=16", "data.n_val=12",
-        "data.n_test=24", "data.input_dim=3", "data.n_tasks=2", "model.width=4", "model.depth=1", f"study_name={STUDY}",
+        "data.n_test=24", "data.input_dim=4", "data.n_tasks=2", "model.width=4", "model.depth=1", f"study_name={STUDY}",
         "seed=[0,1]"]
 TUNED = ["tuning=small", "tuning.trials=2", "tuning.space={trainer.lr:[0.001,0.01]}", "tuning.seeds=[1000]"]
 # The tuned arm's space: TUNED's learning rates and conf/tuning/small.yaml's weight decays.

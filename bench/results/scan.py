@@ -8,7 +8,7 @@ from typing import Any
 
 import pandas as pd
 
-from bench.metrics import HIGHER_IS_BETTER, PRIMARY_METRIC
+from bench.metric_names import HIGHER_IS_BETTER, PRIMARY_METRIC
 from bench.results.records import BadFile, read_checked, warn
 from bench.results.schema import record_problem
 

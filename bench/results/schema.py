@@ -28,7 +28,7 @@ from pydantic import (
     model_validator,
 )
 
-from bench.metrics import HIGHER_IS_BETTER, PRIMARY_METRIC
+from bench.metric_names import HIGHER_IS_BETTER, PRIMARY_METRIC
 
 SCHEMA_VERSION = 1  # the ``schema`` key write_record adds; a reader refuses versions it does not know
 _RUN_FIELDS = ("run_id", "study", "regime", "strategy", "label", "seed", "status", "error")  # a run's table columns
@@ -172,6 +172,8 @@ class Descriptors(Schema):
     target_train_size: Count | None = None
     target_sample: TargetSample | None = None
     warnings: list[str] = []
+    bayes_risk: dict[str, Number] | None = None  # per task, where the family states it (bench/report/excess.py)
+    bayes_risk_se: dict[str, Number] | None = None
 
 
 class Timings(Schema):
