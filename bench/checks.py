@@ -2,13 +2,17 @@
 
 Types and required values are the schemas' job (bench/config_schema.py); what a type cannot say is
 checked here: ranges, a seed that may be an int or a list of ints, keys that a ``+key=value`` override
-adds and nothing reads. Each failure is one line naming the key, the bad value and what is expected.
+adds and nothing reads, and the data knobs, by the family's own check (``check_knobs`` beside its
+``_target_``), so that ``data.relatedness=2`` stops the sweep instead of failing every job. Each failure is
+one line naming the key, the bad value and what is expected.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import inspect
+import math
+import sys
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -30,6 +34,10 @@ def _is_int(value: Any) -> bool:
 
 def _is_number(value: Any) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _is_finite(value: Any) -> bool:
+    return _is_number(value) and math.isfinite(value)
 
 
 def _plain(value: Any) -> Any:
@@ -57,9 +65,9 @@ def check_trainer(trainer: Mapping) -> None:
     """A trainer config, composed or a plain mapping (``bench.regimes.training.Training`` checks itself here)."""
     for name in ("max_steps", "eval_every", "patience", "batch_size"):
         check_count(f"trainer.{name}", trainer.get(name))
-    _one_or_list("trainer.lr", trainer.get("lr"), lambda v: _is_number(v) and v > 0, "a number > 0")
-    _one_or_list("trainer.weight_decay", trainer.get("weight_decay", 0.0), lambda v: _is_number(v) and v >= 0,
-                 "a number >= 0")
+    _one_or_list("trainer.lr", trainer.get("lr"), lambda v: _is_finite(v) and v > 0, "a finite number > 0")
+    _one_or_list("trainer.weight_decay", trainer.get("weight_decay", 0.0), lambda v: _is_finite(v) and v >= 0,
+                 "a finite number >= 0")
     if trainer.get("accelerator", "auto") not in ACCELERATORS:
         raise ConfigError(f"trainer.accelerator={trainer.get('accelerator')!r} is invalid, expected one of "
                           f"{', '.join(ACCELERATORS)}")
@@ -71,6 +79,40 @@ def check_model(model: DictConfig) -> None:
             check_count(f"model.{name}", model[name])
     for index, channels in enumerate(model.get("channels") or []):
         check_count(f"model.channels[{index}]", channels)
+
+
+def check_data(data: DictConfig) -> None:
+    """The family's own knob check, when the module that defines its ``_target_`` has one: a function
+    ``check_knobs`` taking the knobs by name and raising ValueError (FamilyError) on the first bad one. It gets
+    the keys the family is built from (all of them when it takes ``**knobs``, as the synthetic family's does,
+    which also refuses a misspelt knob; else those it names), so a family that adds a knob is checked here
+    unchanged."""
+    from hydra.utils import get_object
+
+    from bench.data.validation import KEY as PROTOCOL_KEY  # the target's validation size, not a family knob
+
+    target = data.get("_target_") if isinstance(data, DictConfig) else None
+    if not isinstance(target, str):
+        return
+    try:
+        family = get_object(target)
+    except (ImportError, AttributeError, ValueError):  # instantiation says which, naming the target
+        return
+    check = getattr(sys.modules.get(getattr(family, "__module__", "")), "check_knobs", None)
+    if check is None:
+        return
+    parameters = inspect.signature(check).parameters
+    takes_any = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values())
+    knobs = {key: value for key, value in _plain(data).items()
+             if not key.startswith("_") and key != PROTOCOL_KEY and (takes_any or key in parameters)}
+    try:
+        inspect.signature(check).bind(**knobs)
+    except TypeError:  # a knob it needs is not in this config: the family checks when it is built
+        return
+    try:
+        check(**knobs)
+    except ValueError as error:
+        raise ConfigError(str(error)) from None
 
 
 def check_launcher(launcher: DictConfig) -> None:
@@ -115,6 +157,10 @@ def unknown_keys(cfg: DictConfig, overrides: Iterable[str] = ()) -> list[str]:
         node = cfg.get(group)
         if keys and isinstance(node, DictConfig) and "_target_" in node:
             accepted = _target_parameters(node)
+            if accepted is not None and group == "data":
+                from bench.data.validation import KEY as PROTOCOL_KEY  # read by the protocol, not the family
+
+                accepted.add(PROTOCOL_KEY)
             unknown += [f"{group}.{key}" for key in keys if accepted is not None and key not in accepted]
     return unknown
 
@@ -132,3 +178,4 @@ def check_config(cfg: DictConfig, overrides: Iterable[str] = ()) -> None:
         raise ConfigError(problem)
     check_trainer(cfg.trainer)
     check_model(cfg.model)
+    check_data(cfg.data)

@@ -3,8 +3,9 @@
 Hydra prints composition errors over several lines (the error, OmegaConf's ``full_key``/``object_type``
 block, a hint about HYDRA_FULL_ERROR) and other errors as tracebacks. ``one_line_errors`` wraps the
 ``@hydra.main`` entry point: it lets Hydra raise (HYDRA_FULL_ERROR) and prints Hydra's and OmegaConf's
-errors as ``error: <key>=<value> is invalid, expected ...``. A user who sets HYDRA_FULL_ERROR=1 gets
-Hydra's full traceback as before.
+errors as ``error: <key>=<value> is invalid, expected ...``; an interruption before a job's own handler is
+set, and a write that failed for want of disk space (Hydra's ``multirun.yaml`` included), are one line too
+(bench/shutdown.py). A user who sets HYDRA_FULL_ERROR=1 gets Hydra's full traceback as before.
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ from typing import Any
 
 from hydra.errors import HydraException, MissingConfigException, OverrideParseException
 from omegaconf.errors import ConfigKeyError, OmegaConfBaseException, ValidationError
+
+from bench.shutdown import KEPT, disk_error
 
 _FULL_ERROR = "HYDRA_FULL_ERROR"
 _TYPES = {"Integer": "an integer", "Float": "a number", "Boolean": "true or false", "String": "a string"}
@@ -65,6 +68,12 @@ def one_line_errors(entry: Callable[..., Any]) -> Callable[..., Any]:
             return entry(*args, **kwargs)
         except (HydraException, OmegaConfBaseException) as error:
             raise SystemExit(f"error: {describe(error)}") from None
+        except KeyboardInterrupt:
+            raise SystemExit(f"error: interrupted; {KEPT}") from None
+        except OSError as error:
+            if disk_error(error) is None:
+                raise
+            raise SystemExit(f"error: {disk_error(error)}") from None
         finally:
             os.environ.pop(_FULL_ERROR, None)
 

@@ -44,6 +44,9 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from bench.results.scan import scan_files
+from bench.results.schema import choice_problem, record_problem
+
 ROOT = Path(__file__).resolve().parents[1]
 MAKEFILE = ROOT / "Makefile"
 TARGETS = {"fit_vs_plain_loop": 1.25, "parallel_speedup": 1.8, "stl_vs_mtl": 1.5, "bench_minutes": 10.0,
@@ -302,11 +305,10 @@ def job_training_seconds(folder: Path) -> float:
     records share one ``timings.total_s``. The rest of a sweep's wall time is process start-up, imports and
     Hydra's composition, which more workers cannot shorten below one worker's share."""
     jobs = {}
-    for path in study_records(folder):
-        record = json.loads(path.read_text())
+    for record in scan_files(study_records(folder), record_problem)[0]:
         key = (record.get("regime"), record.get("strategy"), json.dumps(record.get("knobs"), sort_keys=True))
-        jobs[key] = record.get("timings", {}).get("total_s", 0.0)
-    choices = [json.loads(path.read_text()) for path in folder.glob(".tuning/*/*.json")]  # each job's search
+        jobs[key] = record.get("timings", {}).get("total_s") or 0.0
+    choices = scan_files(folder.glob(".tuning/*/*.json"), choice_problem)[0]  # each job's search
     return sum(jobs.values()) + sum(choice.get("seconds", 0.0) for choice in choices)
 
 

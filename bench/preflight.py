@@ -15,7 +15,7 @@ from collections.abc import Iterable
 from omegaconf import DictConfig
 
 from bench.checks import ConfigError, check_config
-from bench.paths import NotWritable, check_writable, study_folder
+from bench.paths import NotWritable, check_study_folder
 from bench.results.records import RecordWriteError
 from bench.size_guard import FamilyTooLarge, check_size
 
@@ -26,7 +26,7 @@ def preflight(cfg: DictConfig, overrides: Iterable[str] = ()) -> None:
     """Values, memory and the study folder, in that order; raises one of ONE_LINE_ERRORS."""
     check_config(cfg, overrides)
     check_size(cfg)
-    check_writable(study_folder(cfg))
+    check_study_folder(cfg)
 
 
 def job_failed(cfg: DictConfig, error: Exception) -> dict:

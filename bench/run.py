@@ -29,6 +29,7 @@ from bench.metrics import PRIMARY_METRIC
 from bench.preflight import ONE_LINE_ERRORS, job_failed, preflight
 from bench.provenance import code_commit, data_file_hashes
 from bench.results.records import is_done, read_record, record_path, run_id, target_task, write_record
+from bench.shutdown import stop_on_signals
 
 # The config groups that define a result; output paths, study name and thread count do not.
 DEFINING_KEYS = ("data", "model", "regime", "trainer", "seed")
@@ -288,6 +289,8 @@ def main(cfg: DictConfig) -> dict:
     raises becomes a failed outcome: Hydra would re-raise it and skip the sweep's summary (bench/preflight.py).
     """
     try:
+        if not _in_multirun():  # a sweep's launcher has its own (bench/sweep.py)
+            stop_on_signals("the run", workers=False)
         preflight(cfg, HydraConfig.get().overrides.task)
         record = run_job(cfg)
     except Exception as error:

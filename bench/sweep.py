@@ -5,15 +5,14 @@ each finished job appends one line (finished, failed or already done) to ``<stud
 process that launched the sweep watches that journal, prints progress when it grows, and at the end
 prints a summary and exits non-zero if a job failed. Before any job runs, the launching process checks
 the config, the launcher and that the study folder takes files, and locks the study folder: a second
-sweep of the same study stops with a line naming the first (bench/study_lock.py).
+sweep of the same study stops with a line naming the first (bench/study_lock.py). A sweep stopped from
+outside (Ctrl-C, kill, kill -9, a full disk) ends in one line, its workers with it (bench/shutdown.py).
 """
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
-import signal
 import socket
 import sys
 import threading
@@ -30,7 +29,8 @@ from hydra.types import RunMode
 from omegaconf import DictConfig
 
 from bench.checks import ConfigError, check_config, check_launcher
-from bench.paths import NotWritable, check_writable
+from bench.paths import NotWritable, check_study_folder
+from bench.shutdown import KEPT, stop_on_signals
 from bench.study_lock import StudyLock, StudyLocked
 
 JOURNAL = ".sweep.jsonl"
@@ -147,31 +147,6 @@ class Journal:
         return Progress(header.get("total"), header.get("started", 0.0), entries, bool(header.get("fresh_workers")))
 
 
-def child_processes(pid: int) -> list[int]:
-    """The direct children of process ``pid``, read from Linux's /proc (none where there is no /proc)."""
-    found = []
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        with contextlib.suppress(OSError, IndexError, ValueError):
-            if int(stat.read_text().rsplit(")", 1)[1].split()[1]) == pid:  # field 4, after "(name)": the parent
-                found.append(int(stat.parent.name))
-    return found
-
-
-def _stop_workers_on_terminate(study: str) -> None:
-    """SIGTERM to a sweep (``kill``, a scheduler's cancel) stops its workers too: joblib's would otherwise run
-    on, orphaned, through the jobs already handed to them. Finished records are whole (written by rename);
-    jobs cut short have none, and the next sweep of the same command runs them."""
-    def terminate(signum: int, frame: object) -> None:
-        for child in child_processes(os.getpid()):
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.kill(child, signal.SIGKILL)
-        sys.exit(f"error: the sweep of study {study!r} was stopped (signal {signum}), its workers with it; re-run "
-                 "the same command: finished jobs are skipped")
-
-    if threading.current_thread() is threading.main_thread():
-        signal.signal(signal.SIGTERM, terminate)
-
-
 def _say(line: str) -> None:
     sys.stdout.write(line + "\n")  # one write per line: a watcher thread and a job may print together
     sys.stdout.flush()
@@ -213,23 +188,26 @@ class SweepProgress(Callback):
     def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
         """Check what every job shares, lock the study folder, start the journal: all before any job."""
         folder, total = study_dir(config), sweep_size(config)
+        journal = Journal(folder)
         try:
             check_config(config, config.hydra.overrides.task)
             check_launcher(config.hydra.launcher)
-            check_writable(folder)
+            check_study_folder(config)
             self._lock = StudyLock(folder)
             self._lock.acquire(self.lock_wait_s)
+            fresh_workers = "submitit" in str(config.hydra.launcher.get("_target_", "")).lower()
+            journal.start(total, time.time(), fresh_workers)
         except (ConfigError, NotWritable, StudyLocked) as error:
             sys.exit(f"error: {error}")  # SystemExit: Hydra turns a callback's exceptions into warnings
+        except OSError as error:
+            sys.exit(f"error: cannot start the sweep in {folder} ({error.strerror or error}: {error.filename}); "
+                     "nothing ran; re-run the same command once the study folder takes files")
         launcher = config.hydra.runtime.choices.get("hydra/launcher")
-        fresh_workers = "submitit" in str(config.hydra.launcher.get("_target_", "")).lower()
-        journal = Journal(folder)
-        journal.start(total, time.time(), fresh_workers)
         _say(f"[{config.study_name}] sweep of {total if total is not None else '?'} jobs on launcher "
              f"{launcher!r}; records in {folder}")
         self._watcher = threading.Thread(target=self._watch, args=(journal, config.study_name), daemon=True)
         self._watcher.start()
-        _stop_workers_on_terminate(config.study_name)
+        stop_on_signals(f"the sweep of study {config.study_name!r}", workers=True)
 
     def _watch(self, journal: Journal, study: str) -> None:
         shown = 0
@@ -268,6 +246,9 @@ class SweepProgress(Callback):
             sys.exit(f"error: cannot read the sweep journal {folder / JOURNAL}, so the jobs' outcomes are unknown; "
                      "re-run the same command: finished jobs are skipped")
         _say(f"[{study}] sweep finished: {progress.line(time.time())}")
+        if progress.total is not None and len(progress.entries) < progress.total:
+            sys.exit(f"error: only {len(progress.entries)} of {progress.total} jobs wrote their outcome to the sweep "
+                     f"journal {folder / JOURNAL} (a full disk?: see the warnings above); {KEPT}")
         failed = [entry for entry in progress.entries if entry["status"] == "failed"]
         for entry in failed:
             where = folder / f"{entry['run_id']}.json" if entry.get("run_id") else "no record"

@@ -18,6 +18,14 @@ def _one_thread_quiet():
     quiet_lightning()
 
 
+@pytest.fixture(scope="session")
+def real_study(tmp_path_factory):
+    """A tiny study of real records (tests/studies.py), made once per session; copy it before changing it."""
+    from tests.studies import tiny_study
+
+    return tiny_study(tmp_path_factory.mktemp("real_study"))
+
+
 @pytest.fixture
 def fast_training() -> Training:
     return Training(max_steps=120, eval_every=20, patience=3, batch_size=16)

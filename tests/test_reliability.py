@@ -53,10 +53,11 @@ def test_a_truncated_record_counts_as_missing_with_one_warning(tmp_path, capsys)
     path.write_text(path.read_text()[:40])
     assert not is_done(tmp_path, "abc")
     (line,) = capsys.readouterr().err.strip().splitlines()
-    assert line.startswith(f"warning: unreadable record {path} (JSONDecodeError")
+    assert line.startswith(f"warning: {path}: unreadable (JSONDecodeError")
+    assert line.endswith("running the job again to replace it")
     (tmp_path / "def.json").write_text("[1, 2]")
     assert not is_done(tmp_path, "def")
-    assert "is not a run record" in capsys.readouterr().err
+    assert "not a run record (a JSON list" in capsys.readouterr().err
     write_record(tmp_path, _ok_record())
     assert is_done(tmp_path, "abc")
 
@@ -70,7 +71,7 @@ def test_a_sweep_resumes_over_a_truncated_record(tmp_path):
     path.write_text(path.read_text()[: len(path.read_text()) // 2])  # a crash mid-write without the rename
     again = _sweep(tmp_path, "seed=0,1")
     assert again.returncode == 0, again.stderr
-    assert f"warning: unreadable record {path}" in again.stderr
+    assert f"warning: {path}: unreadable" in again.stderr
     assert "sweep finished: 2/2 jobs done (1 from an earlier sweep), 0 failed" in again.stdout
     assert records(tmp_path)[victim]["tasks"] == done[victim]["tasks"]  # re-run, replaced, the same result
 

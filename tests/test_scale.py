@@ -93,24 +93,3 @@ def test_a_record_does_not_depend_on_where_it_ran(killed_and_resumed, with_diver
         for rid, record in found.items():
             assert record["tasks"] == reference[rid]["tasks"], rid
             assert schedule(record["fit"]) == schedule(reference[rid]["fit"]), rid
-
-
-def test_a_terminated_sweep_takes_its_workers_with_it(tmp_path):
-    """SIGTERM to the launching process only (kill PID, a scheduler's cancel): no worker runs on orphaned."""
-    from bench.sweep import child_processes
-
-    sweep = subprocess.Popen(sweep_command(tmp_path, "local", "seed=0,1,2,3,4,5"), cwd=ROOT,
-                             start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    deadline = time.monotonic() + 240
-    while not list((tmp_path / "adhoc").glob("*.json")) and time.monotonic() < deadline and sweep.poll() is None:
-        time.sleep(0.05)
-    workers = child_processes(sweep.pid)
-    assert workers, "the sweep had no worker processes to check"
-    sweep.send_signal(signal.SIGTERM)
-    _, stderr = sweep.communicate(timeout=60)
-    assert sweep.returncode != 0 and "was stopped (signal 15), its workers with it" in stderr
-    time.sleep(1)
-    alive = [pid for pid in workers if os.path.exists(f"/proc/{pid}") and
-             open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()[0] != "Z"]
-    assert not alive
-    assert len(records(tmp_path)) < 6 and all(r["status"] == "ok" for r in records(tmp_path).values())

@@ -14,7 +14,7 @@ from omegaconf import OmegaConf
 
 from bench.data.validation import draw_family, scaled_target_validation
 from bench.report.tuning import keep_tuned, tuning_protocol
-from bench.results.records import read_record
+from bench.results.choices import load_choices
 from bench.run import run_job
 from bench.tuning import stage
 from bench.tuning.search import Search
@@ -37,7 +37,7 @@ def _compose(tmp_path, *overrides: str):
 
 
 def _choices(tmp_path, study="adhoc") -> list[dict]:
-    return [read_record(p) for p in sorted((tmp_path / ".tuning" / study).glob("*.json"))]
+    return load_choices(tmp_path, study)
 
 
 # --- the search ---------------------------------------------------------------------------------------------

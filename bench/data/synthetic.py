@@ -200,13 +200,14 @@ def _validate(knobs: dict) -> None:
     checks = [
         ("kind", knobs["kind"] in ("regression", "classification"), "'regression' or 'classification'"),
         ("n_classes", _is_count(knobs["n_classes"], 2), "an integer >= 2"),
-        ("family", family in OWN_MAP, "'teacher' or 'linear'"),
+        ("family", isinstance(family, str) and family in OWN_MAP, "'teacher' or 'linear'"),
         ("n_tasks", _is_count(knobs["n_tasks"], 1), "an integer >= 1"),
         ("input_dim", _is_count(input_dim, 1), "an integer >= 1"),
         ("feature_dim", knobs["feature_dim"] is None or _is_count(knobs["feature_dim"], 1)
          and (family != "teacher" or not _is_count(input_dim, 1) or knobs["feature_dim"] <= input_dim),
          "null or an integer >= 1 (the teacher's at most input_dim: its latent directions are orthonormal)"),
-        ("feature_map", knobs["feature_map"] is None or knobs["feature_map"] in FEATURE_MAPS,
+        ("feature_map", knobs["feature_map"] is None
+             or isinstance(knobs["feature_map"], str) and knobs["feature_map"] in FEATURE_MAPS,
          f"null (the family's own) or one of {sorted(FEATURE_MAPS)}"),
         ("relatedness", _is_fraction(knobs["relatedness"]), "a number in [0, 1]"),
         ("feature_relatedness", knobs["feature_relatedness"] is None

@@ -31,6 +31,8 @@ from bench.data.family import Task
 from bench.regimes.module import PopulationModule
 from bench.regimes.population import Member, MemberFit
 from bench.regimes.training import Training
+from bench.results.records import BadFile, first_line, read_checked, warn
+from bench.results.schema import PretrainedEntry, diagnostics_problem, problem
 
 _folder: Path | None = None
 
@@ -94,14 +96,35 @@ def _code_digest() -> str:
 
 
 def load(key: str, module: PopulationModule) -> list[MemberFit] | None:
-    """Load the cached state into ``module`` and return its members' fits, or None on a miss."""
+    """Load the cached state into ``module`` and return its members' fits, or None on a miss. An entry that is
+    not this population's (truncated, not a torch file, the wrong shape: bench/results/schema.py) is a miss,
+    with a one-line warning naming it: the population trains again and its entry replaces the bad one."""
     folder = cache_folder()
     path = folder / f"{key}.pt" if folder else None
     if path is None or not path.exists():
         return None
-    entry = torch.load(path, map_location="cpu", weights_only=True)
+    try:
+        entry = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as error:  # noqa: BLE001 - torch raises RuntimeError, EOFError, UnpicklingError, OSError...
+        return _corrupt(path, f"unreadable ({type(error).__name__}: {first_line(error)})")
+    why = problem(PretrainedEntry, entry) or _fits_module(entry, module)
+    if why:
+        return _corrupt(path, why)
     module.load_state_dict(entry["state"])
     return [MemberFit(**fit) for fit in entry["fits"]]
+
+
+def _fits_module(entry: dict, module: PopulationModule) -> str | None:
+    """Why a well-formed entry is not ``module``'s state (its tensors' names and shapes, one fit per member)."""
+    expected = module.state_dict()
+    if set(entry["state"]) != set(expected):
+        return f"state holds {sorted(set(entry['state']) ^ set(expected))[:3]} unlike this population"
+    for name, tensor in expected.items():
+        if entry["state"][name].shape != tensor.shape:
+            return f"state.{name} has shape {tuple(entry['state'][name].shape)}, expected {tuple(tensor.shape)}"
+    if len(entry["fits"]) != module.n_members:
+        return f"fits holds {len(entry['fits'])} member(s), expected {module.n_members}"
+    return None
 
 
 def save(key: str, module: nn.Module, fits: list[MemberFit]) -> None:
@@ -111,15 +134,25 @@ def save(key: str, module: nn.Module, fits: list[MemberFit]) -> None:
 
 
 def remembered(key: str | None, compute: Callable[[], Any]) -> Any:
-    """``compute()``, a JSON value, kept in the cache under ``key``: computed once per key (always without one)."""
+    """``compute()``, transferability diagnostics (a JSON value), kept in the cache under ``key``: computed once
+    per key (always without one). A kept value that is not valid diagnostics is computed again and replaced."""
     folder = cache_folder()
     path = folder / f"{key}.json" if folder and key else None
-    if path is not None and path.exists():
-        return json.loads(path.read_text())
+    if path is not None:
+        try:
+            kept = read_checked(path, diagnostics_problem)
+        except BadFile as error:
+            kept = _corrupt(path, str(error).removeprefix(f"{path}: "))
+        if kept is not None:
+            return kept
     value = compute()
     if path is not None:
         _write(path.name, lambda file: file.write(json.dumps(value).encode()))
     return value
+
+
+def _corrupt(path: Path, why: str) -> None:
+    warn(f"{path}: {why}; not a valid pretraining-cache entry, computing it again to replace it")
 
 
 def _write(name: str, write: Callable) -> None:

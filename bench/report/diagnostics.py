@@ -12,6 +12,7 @@ import pandas as pd
 from bench.report.aggregate import StudyData
 from bench.report.stats import bootstrap_ci
 from bench.report.tables import Table, interval, plain_table
+from bench.results.records import target_task
 from bench.results.scan import primary_metric
 
 MEASURES = (("probe", "pretrained"), ("probe", "random"), ("probe", "raw"), ("effective_rank", "pretrained"),
@@ -46,7 +47,7 @@ def diagnostic_rows(records: list[dict], runs: pd.DataFrame, keys: list[str]) ->
         fit = record.get("fit") or {}
         if record.get("status") != "ok" or record["run_id"] not in by_run.index:
             continue
-        target = next(t for t in record["tasks"] if t["role"] == "target")
+        target = target_task(record)
         metric = primary_metric(record, target)
         found = {f"single: {n}": s.get("diagnostics") for n, s in fit["sources"].items()} if "sources" in fit \
             else {source_of(record): fit.get("diagnostics")}

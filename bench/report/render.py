@@ -18,8 +18,9 @@ from bench.report.plots import plot_cd_diagram
 from bench.report.protocol import software_versions
 from bench.report.study import DELTA_M_RULE, Figure, Section, StudyReport, build_study
 from bench.report.tables import Table, claims_view, markdown_text, plain_table
-from bench.report.tuning import add_tuning, keep_tuned, load_choices, tuning_label
-from bench.results import load_records
+from bench.report.tuning import add_tuning, keep_tuned, tuning_label
+from bench.results import scan_records
+from bench.results.choices import load_choices
 from bench.results.scan import deduplicate
 
 STATISTICS = [
@@ -130,7 +131,7 @@ def _study_counts(study: StudyData) -> pd.DataFrame:
 def _blocks(study: StudyData) -> pd.DataFrame:
     """Every task's scores with one ``block`` label per (study, condition), so that studies can be pooled."""
     scores = task_scores(study.tidy)
-    return scores.assign(block=study.name + " | " + scores[study.keys].astype(str).agg(",".join, axis=1))
+    return scores.assign(block=study.name + " | " + scores[study.keys].map(str).agg(",".join, axis=1))  # NaN too
 
 
 def index_markdown(claims: Section, reports: list[StudyReport], versions: Table, experiments: Path,
@@ -159,10 +160,13 @@ def write_study(experiments: Path, folder: Path, reports: Path, svg: bool = Fals
     """One study's folder under ``reports``: computed, drawn and written (a job of its own, so that studies
     can be built side by side). Returns the report and the records it compared (none: no report)."""
     plots.VECTOR.on = svg
-    records, dropped = keep_tuned(load_records(folder))
+    found, skipped = scan_records(folder)
+    records, dropped = keep_tuned(found)
     if not records:
         return None, []
     report = build_study(folder.name, records, reports / folder.name)
+    if skipped:  # each named, field and all, in the report's warnings
+        report.protocol["runs"] += f"; {len(skipped)} file(s) skipped, not valid run records"
     add_tuning(report, records, load_choices(experiments, folder.name), dropped)
     report.decision = decision_section(decide(report.data, records), report.data.keys)
     for table in report.decision.tables if report.decision else []:

@@ -7,13 +7,11 @@ records (an earlier run at the trainer's fixed values) are left out of the compa
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pandas as pd
 
 from bench.report.study import Section, StudyReport
 from bench.report.tables import plain_table
-from bench.results.records import read_record
 from bench.results.scan import regime_label
 
 PROTOCOL = ("selection on validation only: each setting trains on the tuning seeds, disjoint from the evaluation "
@@ -49,13 +47,6 @@ def keep_tuned(records: list[dict]) -> tuple[list[dict], str | None]:
     note = (f"{dropped} record(s) left out: untuned runs of tuned arms, and runs of a smaller tuning budget where "
             "a larger one chose too; an arm is compared under one choice per condition.") if dropped else None
     return kept, note
-
-
-def load_choices(experiments: Path, study: str) -> list[dict]:
-    """The stored choices of a study (bench/tuning/stage.py writes them beside its trial runs)."""
-    folder = Path(experiments) / ".tuning" / study
-    found = [read_record(path) for path in sorted(folder.glob("*.json"))] if folder.is_dir() else []
-    return [choice for choice in found if isinstance(choice, dict) and choice.get("stage") == "tuning-choice"]
 
 
 def tuning_protocol(records: list[dict], choices: list[dict]) -> dict[str, str]:

@@ -9,10 +9,12 @@ import socket
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-SCHEMA_VERSION = 1
+from bench.results.schema import SCHEMA_VERSION, record_problem
+
 STATUSES = ("ok", "failed")
 
 
@@ -31,32 +33,52 @@ def record_path(study_dir: Path, rid: str) -> Path:
     return Path(study_dir) / f"{rid}.json"
 
 
-def read_record(path: Path) -> dict[str, Any] | None:
-    """The record at ``path``, or None when there is none (a half-written file never exists: see write)."""
+class BadFile(ValueError):
+    """A file that exists but is not what its kind must be; the message names the file and the field."""
+
+
+def read_checked(path: Path, problem_of: Callable[[Any], str | None]) -> dict[str, Any] | None:
+    """The JSON file at ``path`` when it fits its schema (``problem_of`` finds nothing), None when there is no
+    such file; BadFile when it cannot be read (truncated, not JSON, a folder) or does not fit."""
     try:
-        return json.loads(Path(path).read_text())
+        content = json.loads(Path(path).read_text())
     except FileNotFoundError:
         return None
+    except (OSError, ValueError) as error:  # ValueError: JSONDecodeError and UnicodeDecodeError
+        raise BadFile(f"{path}: unreadable ({type(error).__name__}: {first_line(error)})") from None
+    problem = problem_of(content)
+    if problem:
+        raise BadFile(f"{path}: {problem}")
+    return content
+
+
+def read_record(path: Path) -> dict[str, Any] | None:
+    """The run record at ``path`` (bench/results/schema.py), None when there is none; BadFile otherwise."""
+    return read_checked(path, record_problem)
+
+
+def warn(line: str) -> None:
+    print(f"warning: {line}", file=sys.stderr, flush=True)
 
 
 def is_done(study_dir: Path, rid: str) -> bool:
-    """Whether run ``rid`` has an ``ok`` record. One that cannot be read (truncated, not a record, not a
-    file) counts as missing, with a one-line warning: the job runs again and its new record replaces it."""
+    """Whether run ``rid`` has an ``ok`` record. One that is not a valid record of this run (truncated, the
+    wrong shape, another run's) counts as missing, with a one-line warning: the job runs again and its new
+    record replaces it. Resume reads records through the report's schema, so it never skips a run the
+    report would refuse."""
     path = record_path(study_dir, rid)
     try:
         record = read_record(path)
-    except (OSError, ValueError) as error:  # ValueError: JSONDecodeError and UnicodeDecodeError
-        print(f"warning: unreadable record {path} ({type(error).__name__}: {_first_line(error)}); "
-              "running the job again to replace it", file=sys.stderr, flush=True)
+    except BadFile as error:
+        warn(f"{error}; running the job again to replace it")
         return False
-    if record is not None and not isinstance(record, dict):
-        print(f"warning: {path} is not a run record (a JSON {type(record).__name__}); running the job again to "
-              "replace it", file=sys.stderr, flush=True)
+    if record is not None and record["run_id"] != rid:
+        warn(f"{path}: run_id={record['run_id']!r} is another run's; running the job again to replace it")
         return False
-    return record is not None and record.get("status") == "ok"
+    return record is not None and record["status"] == "ok"
 
 
-def _first_line(error: BaseException) -> str:
+def first_line(error: BaseException) -> str:
     return str(error).splitlines()[0] if str(error) else ""
 
 

@@ -2,34 +2,43 @@
 
 from __future__ import annotations
 
-import json
-import sys
+from collections.abc import Callable, Iterable
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
 from bench.metric_names import HIGHER_IS_BETTER, PRIMARY_METRIC
+from bench.results.records import BadFile, read_checked, warn
 from bench.results.schema import record_problem
 
 RUN_COLUMNS = ["run_id", "study", "regime", "strategy", "label", "seed", "status"]
 
 
-def load_records(folder: Path) -> list[dict]:
-    """All valid records under ``folder`` (recursively); any other file is skipped with a one-line warning."""
-    records = []
-    for path in sorted(Path(folder).rglob("*.json")):
+def scan_files(paths: Iterable[Path], problem_of: Callable[[Any], str | None]) -> tuple[list[dict], list[str]]:
+    """The files among ``paths`` that fit their schema, and one line for each that does not (also printed as a
+    warning): a bad file is skipped, never fatal."""
+    found, skipped = [], []
+    for path in paths:
         try:
-            record = json.loads(path.read_text())
-        except (OSError, ValueError) as error:  # ValueError: JSONDecodeError, UnicodeDecodeError
-            print(f"warning: skipping unreadable record {path} ({type(error).__name__}: "
-                  f"{str(error).splitlines()[0] if str(error) else ''})", file=sys.stderr)
+            content = read_checked(path, problem_of)
+        except BadFile as error:
+            warn(f"skipping {error}")
+            skipped.append(str(error))
             continue
-        problem = record_problem(record)
-        if problem:
-            print(f"warning: skipping {path}: {problem}", file=sys.stderr)
-            continue
-        records.append(record)
-    return records
+        if content is not None:
+            found.append(content)
+    return found, skipped
+
+
+def scan_records(folder: Path) -> tuple[list[dict], list[str]]:
+    """Every valid run record under ``folder`` (recursively), and a line for each file skipped."""
+    return scan_files(sorted(Path(folder).rglob("*.json")), record_problem)
+
+
+def load_records(folder: Path) -> list[dict]:
+    """Every valid run record under ``folder``; any other file is skipped with a one-line warning."""
+    return scan_records(folder)[0]
 
 
 def regime_label(regime: str, strategy: str | None, variant: dict | None = None) -> str:
@@ -54,10 +63,21 @@ def _run_fields(record: dict) -> dict:
     }
 
 
+def _one_type_per_knob(frame: pd.DataFrame, records: list[dict]) -> pd.DataFrame:
+    """A knob whose records disagree on its type (a number in one, text or true/false in another) is text in
+    every row, so that its values stay apart, sort and plot; numbers may mix integers and floats."""
+    knobs = {key for record in records for key in record.get("knobs", {})} & set(frame.columns)
+    for knob in sorted(knobs):
+        kinds = {type(value) for value in frame[knob] if value is not None and not pd.isna(value)}
+        if len(kinds) > 1 and not kinds <= {int, float}:
+            frame[knob] = frame[knob].map(lambda value: value if value is None or pd.isna(value) else str(value))
+    return frame
+
+
 def runs_table(records: list[dict]) -> pd.DataFrame:
     """One row per run: identity, knobs, status and error (failed runs included)."""
     rows = [{**_run_fields(r), "error": r.get("error")} for r in records]
-    return pd.DataFrame(rows)
+    return _one_type_per_knob(pd.DataFrame(rows), records)
 
 
 def primary_metric(record: dict, task: dict) -> str:
@@ -83,7 +103,7 @@ def tidy(records: list[dict]) -> pd.DataFrame:
                         "split": split, "metric": metric, "value": value, "primary": primary,
                         "higher_is_better": HIGHER_IS_BETTER.get(metric),
                     })
-    return pd.DataFrame(rows)
+    return _one_type_per_knob(pd.DataFrame(rows), records)
 
 
 def deduplicate(records: list[dict]) -> list[dict]:

@@ -23,7 +23,8 @@ from pathlib import Path
 from omegaconf import DictConfig, OmegaConf
 
 from bench.regimes.population import Member
-from bench.results.records import read_record, record_path, run_id, target_task, write_record
+from bench.results.choices import read_choice
+from bench.results.records import record_path, run_id, target_task, write_record
 from bench.tuning.search import Search
 from bench.tuning.space import POPULATION_KEYS, Dimension, TuningError, arm_space
 
@@ -132,7 +133,7 @@ def choose(cfg: DictConfig, arm: str, defining: dict, train: Trainer, folder: Pa
     dimensions = arm_space(OmegaConf.to_container(tuning.space), OmegaConf.to_container(tuning.arms or {}), arm)
     defined = {"condition": condition(defining, dimensions), "arm": arm, "tuning": spec(tuning, arm)}
     choice_id = run_id(defined)
-    stored = read_record(record_path(folder, choice_id))
+    stored = read_choice(record_path(folder, choice_id), dimensions)
     if stored is not None:
         return stored, False
     search = Search(dimensions, tuning.trials, tuning.rounds, seed=int(tuning.seeds[0]), arm=arm)

@@ -5,13 +5,17 @@ half a second each here), then the launcher composes it again where the job runs
 that serial check is a third of the wall time, with the workers idle. Composition fails on a key or a
 value, not on a combination, so composing a set of jobs in which every swept value appears once finds
 the same errors before anything runs; checking the values of those jobs too (bench.checks) stops a bad
-swept value with one line. Everything else is BasicSweeper's.
+swept value with one line. Its local workers (joblib's loky processes) die with the launching process,
+however it dies (bench/shutdown.py). Everything else is BasicSweeper's.
 """
 
 from __future__ import annotations
 
+import functools
+import os
 import sys
 from collections.abc import Sequence
+from typing import Any
 
 from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
 
@@ -31,6 +35,20 @@ def covering_jobs(batch: Sequence[Sequence[str]]) -> list[Sequence[str]]:
 
 
 class CoveringSweeper(BasicSweeper):
+    def sweep(self, arguments: list[str]) -> Any:
+        """BasicSweeper's sweep, each local worker started by ``die_with`` this process. Hydra's joblib launcher
+        names its backend ("loky"), so the sweep registers that name with the initialiser, then restores it."""
+        from joblib import parallel, register_parallel_backend
+
+        from bench.shutdown import die_with
+
+        loky = parallel.BACKENDS["loky"]
+        register_parallel_backend("loky", functools.partial(loky, initializer=die_with, initargs=(os.getpid(),)))
+        try:
+            return super().sweep(arguments)
+        finally:
+            register_parallel_backend("loky", loky)
+
     def validate_batch_is_legal(self, batch: Sequence[Sequence[str]]) -> None:
         """Compose the covering jobs and check their values and memory (bench.checks, bench.size_guard):
         a bad swept value stops the sweep with one line before any job trains."""
