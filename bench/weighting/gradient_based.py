@@ -88,7 +88,12 @@ class IMTL(GradientWeighting):
     unit task gradient. Closed form: with ``G = N C N``, the weights are ``∝ N⁻¹ C⁺ 1`` (torchjd's
     ``pinv(G) n``, computed on the cosines so that rows of any scale keep their digits; the paper's
     ``g₁Uᵀ(DUᵀ)⁻¹`` when the gradients are independent). Only the gradient half of IMTL; its loss half is
-    ``weighting=imtl_l`` (``IMTLL``)."""
+    ``weighting=imtl_l`` (``IMTLL``).
+
+    .. note:: As in the paper, LibMTL and torchjd, the weights are normalised to sum to 1, so where
+       ``Σ_t (C⁻¹1)_t / n_t < 0`` (near-parallel gradients of very different norms) the update has equal
+       *negative* projections: it ascends every task. Kept as defined.
+    """
 
     name = "imtl"
 

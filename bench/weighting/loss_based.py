@@ -87,7 +87,8 @@ class IMTLL(LossWeighting):
     Adam like uncertainty weighting's log-variances; ``s`` starts at 0 (the plain sum), as torchjd's ``IMTLL``.
     It equals twice UW at ``−s`` (torchjd's note): the same weights and optima, a different scale and sign.
     The paper's full IMTL applies IMTL-G (``weighting=imtl``) to the gradients of the scaled losses; IMTL-G's
-    shared update does not change when a task's gradient is rescaled, so the two halves are kept separate.
+    shared update keeps its direction (up to sign) when a task's gradient is rescaled, only its length
+    changes, so the two halves are kept separate.
     """
 
     name = "imtl_l"
