@@ -42,6 +42,13 @@ def losses_of(rows: np.ndarray) -> np.ndarray:
     return np.linspace(0.5, 2.0, len(rows))
 
 
+def _drifting(rows: np.ndarray, steps: int = 3) -> list[np.ndarray]:
+    """The rows of a few training steps: each step's gradients move a little from the last."""
+    noise = [X.gradient_matrix("random", len(rows), rows.shape[1], seed=k + 1) for k in range(steps)]
+    scale = np.linalg.norm(rows, axis=1, keepdims=True) / np.sqrt(rows.shape[1])
+    return [rows + 0.3 * k * n * scale for k, n in enumerate(noise)]
+
+
 def assert_within(errors: dict[str, float], tolerance: float = TOLERANCE) -> None:
     beyond = {name: f"{error:.1e}" for name, error in errors.items() if not error <= tolerance}
     assert not beyond, f"beyond {tolerance:g} on {len(beyond)} of {len(errors)} matrices: {beyond}"
@@ -144,9 +151,7 @@ def test_gradvac_follows_its_running_targets_over_steps():
     for name, rows in FAMILIES:
         weighting, generator = made(W.GradVac, len(rows)), member_generator(0, W.GradVac.salt)
         targets = np.zeros((len(rows), len(rows)))
-        for k in range(3):  # the targets start at 0, so the first step only learns them
-            draw = rows + 0.3 * k * X.gradient_matrix("random", len(rows), rows.shape[1], seed=k + 1) * \
-                np.linalg.norm(rows, axis=1, keepdims=True) / np.sqrt(rows.shape[1])
+        for k, draw in enumerate(_drifting(rows)):  # the targets start at 0: the first step only learns them
             reference = X.gradvac_update(draw, task_orders(generator, len(rows)), targets, beta=0.5)
             errors[f"{name} step {k}"] = X.relative_error(step(weighting, draw)[0], reference)
     assert_within(errors)
@@ -160,13 +165,6 @@ def test_graddrop_keeps_the_sign_drawn_against_each_coordinates_purity(leak):
         update = step(made(functools.partial(W.GradDrop, leak), len(rows)), rows)[0]
         errors[name] = X.relative_error(update, X.graddrop_update(rows, uniform.numpy(), leak))
     assert_within(errors)
-
-
-def _drifting(rows: np.ndarray, steps: int = 3) -> list[np.ndarray]:
-    """The rows of a few training steps: each step's gradients move a little from the last."""
-    noise = [X.gradient_matrix("random", len(rows), rows.shape[1], seed=k + 1) for k in range(steps)]
-    scale = np.linalg.norm(rows, axis=1, keepdims=True) / np.sqrt(rows.shape[1])
-    return [rows + 0.3 * k * n * scale for k, n in enumerate(noise)]
 
 
 def _balanced(buffer: np.ndarray) -> np.ndarray:

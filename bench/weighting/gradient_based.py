@@ -48,7 +48,7 @@ class MGDA(GradientWeighting):
         norms = np.sqrt(np.clip(np.diag(gramian), 0.0, None))
         divisor = {"none": np.ones_like(norms), "l2": norms, "loss": losses,
                    "loss+": losses * norms}[self.normalisation]
-        divisor = np.maximum(divisor, np.finfo(float).tiny)
+        divisor = np.maximum(divisor, 1e-30)  # a zero loss or gradient: its squares stay finite in float64
         return self.solved(member, min_norm(gramian / np.outer(divisor, divisor))) / divisor
 
 
