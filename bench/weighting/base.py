@@ -9,8 +9,8 @@ parameter). Per member, the method returns the update of the shared parameters a
 usually ``w = f(J Jᵀ)`` and the update ``wᵀ J`` (torchjd's ``GramianWeightedAggregator``). Heads are
 task-specific: each gets the gradient of its own task's loss, as in LibMTL's gradient-surgery methods and
 torchjd's ``mtl_backward``. (LibMTL's Nash-MTL, FairGrad and ExcessMTL back-propagate the weighted loss, so
-their heads' gradients carry the task's weight; under Adam a constant factor on a head's gradient changes
-its step only through Adam's epsilon.)
+their heads' gradients carry the task's weight; Adam normalises each parameter's step, so such a factor
+changes a head's step only as far as it varies between steps or meets Adam's epsilon.)
 
 A method that solves a problem each step (``solves = True``) counts, per member, the steps whose solver
 missed its stated tolerance; the run's record carries the count (``fit.unconverged_steps``).
