@@ -75,4 +75,3 @@ def test_without_static_weights_one_sentence_says_so(tmp_path):
     (section,) = [s for s in build_study("weighting", records, tmp_path).sections
                   if s.title == "MTL weighting methods"]
     assert section.text == ["No static weighting ran in this study, so no method is compared with one."]
-
