@@ -13,7 +13,7 @@ ARMS = [(None, 0.60, 0.60, 0.40, 1.0), ("sum", 0.70, 0.70, 0.30, 2.0), ("good", 
         ("static(0.9,0.1)", 0.75, 0.62, 0.31, 2.0), ("static(0.1,0.9)", 0.62, 0.75, 0.29, 2.0)]
 
 
-def _record(weighting, r2_a, r2_b, val_loss, step_ms, seed, sizes=(32, 32)):
+def _record(weighting, r2_a, r2_b, val_loss, step_ms, seed, sizes=(32, 32), fit=None):
     noise = 0.002 * ((seed * 7) % 5 - 2)
     tasks = [{"task": f"task{t}", "role": "target" if t == 0 else "source", "kind": "regression",
               "val": {"loss": val_loss, "mse": val_loss, "r2": 1 - val_loss},
@@ -23,13 +23,16 @@ def _record(weighting, r2_a, r2_b, val_loss, step_ms, seed, sizes=(32, 32)):
     return {"run_id": f"{regime}{weighting}{seed}".replace("(", "").replace(")", "").replace(",", "").replace(".", ""),
             "study": "weighting", "seed": seed, "regime": regime, "strategy": None, "weighting": weighting,
             "status": "ok", "knobs": {"n_tasks": 2, "relatedness": 0.0}, "tasks": tasks, "versions": VERSIONS,
+            "fit": {"steps": 100, **(fit or {})},
             "descriptors": {"train_sizes": list(sizes)},
             "timings": {"step_ms": step_ms, "population_size": 5, "total_s": 1.0},
             "config": {"data": {"n_tasks": 2, "relatedness": 0.0}, "model": {}, "trainer": {}, "seed": seed}}
 
 
-def test_methods_section_ranks_compares_with_best_static_and_costs(tmp_path):
-    records = [_record(*arm, seed) for arm in ARMS for seed in range(5)]
+def test_methods_section_ranks_compares_with_best_static_costs_and_solver_misses(tmp_path):
+    misses = {"good": 0, "static(0.9,0.1)": 2}  # a method that solves each step without a miss, one with two
+    records = [_record(*arm, seed, fit={"unconverged_steps": misses[arm[0]] * (seed == 1)} if arm[0] in misses
+                       else None) for arm in ARMS for seed in range(5)]
     report = build_study("weighting", records, tmp_path)
     (section,) = [s for s in report.sections if s.title == "MTL weighting methods"]
     table = section.tables[0].frame.set_index("arm")
@@ -37,6 +40,9 @@ def test_methods_section_ranks_compares_with_best_static_and_costs(tmp_path):
     assert set(table["best static"]) == {"mtl-static(0.1,0.9)"}  # the lower validation loss, not the test
     assert table.loc["mtl-good", "vs outcome"] == "win"
     assert table.loc["mtl-sum", "x sum"] == "1.000" and table.loc["mtl-good", "x sum"] == "4.000"
+    assert table.loc["mtl-good", "solver converged"] == "every step (500)"
+    assert table.loc["mtl-sum", "solver converged"] == "no solver"
+    assert table.loc["mtl-static(0.9,0.1)", "solver converged"] == "2 of 500 steps missed"
     assert any("mtl-good, mtl-sum beat the best static weighting" in line for line in section.text)
     assert section.figures and section.figures[0].path.exists()
 

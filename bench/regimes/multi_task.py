@@ -24,7 +24,8 @@ class MultiTask:
     losses, the unweighted sum by default.
 
     ``weighting`` builds a fresh method per population (``conf/weighting/*.yaml`` are partials), since
-    methods keep per-member state. Records name the method (``weighting``).
+    methods keep per-member state. Records name the method (``weighting``); a method that solves a problem
+    each step adds, per member, the steps its solver missed its tolerance (``fit.unconverged_steps``).
 
     ``selection="shared"`` (the default) selects and stops on the mean validation loss over tasks: one
     model, one selected state. ``"per_task"`` keeps each task's trunk and head at that task's own best
@@ -68,4 +69,5 @@ class MultiTask:
                               per_task_selection=self.selection == "per_task")
         module.task_sampling = self.sampling
         fits = training.fit(module)
-        return outcomes(module, fits, lambda r: fits[r].info())
+        # a solver's misses ride in the record's fit (fit.unconverged_steps), never silently
+        return outcomes(module, fits, lambda r: {**fits[r].info(), **weighting.fit_info(r)})

@@ -22,14 +22,35 @@ STATIC = "mtl-static("
 
 
 def step_costs(records: list[dict], runs: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
-    """Median wall time per training step of each arm and condition (``timings.step_ms``: one step of the
-    whole population, validation included) and the median population size it was measured on."""
-    timing = pd.DataFrame([{"run_id": r["run_id"], "step_ms": r.get("timings", {}).get("step_ms"),
-                            "members": r.get("timings", {}).get("population_size")} for r in records])
-    merged = runs.merge(timing, on="run_id").dropna(subset=["step_ms"])
+    """Per arm and condition: the median wall time per training step (``timings.step_ms``: one step of the
+    whole population, validation included) and the median population size it was measured on; and, for
+    methods that solve a problem each step, the steps whose solver missed its tolerance and the steps run,
+    summed over seeds (``fit.unconverged_steps``, ``fit.steps``; NaN for methods without a solver)."""
+    rows = []
+    for record in records:
+        timings, fit = record.get("timings") or {}, record.get("fit") or {}
+        solved = "unconverged_steps" in fit
+        rows.append({"run_id": record["run_id"], "step_ms": timings.get("step_ms"),
+                     "members": timings.get("population_size"),
+                     "unconverged": fit["unconverged_steps"] if solved else np.nan,
+                     "solved_steps": fit.get("steps") if solved else np.nan})
+    merged = runs.merge(pd.DataFrame(rows, columns=["run_id", "step_ms", "members", "unconverged", "solved_steps"]),
+                        on="run_id")
     if merged.empty:
-        return pd.DataFrame(columns=["arm", *keys, "step_ms", "members"])
-    return merged.groupby(["arm", *keys], dropna=False)[["step_ms", "members"]].median().reset_index()
+        return pd.DataFrame(columns=["arm", *keys, "step_ms", "members", "unconverged", "solved_steps"])
+    grouped = merged.groupby(["arm", *keys], dropna=False)
+    costs = grouped[["step_ms", "members"]].median()
+    solver = grouped[["unconverged", "solved_steps"]].sum(min_count=1)
+    return costs.join(solver).reset_index()
+
+
+def solver_note(unconverged: float, steps: float) -> str:
+    """How a method's solver fared over a condition's seeds: every step converged, or how many did not."""
+    if np.isnan(unconverged):
+        return "no solver"
+    if unconverged == 0:
+        return f"every step ({steps:,.0f})"
+    return f"{unconverged:,.0f} of {steps:,.0f} steps missed"
 
 
 def best_static(tidy: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
@@ -44,8 +65,8 @@ def best_static(tidy: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
 def method_table(delta: pd.DataFrame, delta_summary: pd.DataFrame, costs: pd.DataFrame, best: pd.DataFrame,
                  keys: list[str]) -> pd.DataFrame:
     """One row per MTL arm and condition, best Δm% first: Δm% against STL, the paired difference with the
-    condition's best static weighting (per seed, bootstrap CI, outcome) and the per-step cost, also as a
-    multiple of the plain sum's.
+    condition's best static weighting (per seed, bootstrap CI, outcome), the per-step cost, also as a
+    multiple of the plain sum's, and whether the method's solver converged in every step.
 
     ``delta`` holds per-seed Δm% (arm, keys, seed, difference); ``delta_summary`` its summary per arm.
     """
@@ -73,6 +94,8 @@ def method_table(delta: pd.DataFrame, delta_summary: pd.DataFrame, costs: pd.Dat
                                "vs low": low, "vs high": high, "vs outcome": outcome(low, high)})
             record.update({"ms/step": cost["step_ms"].get(row["arm"], np.nan),
                            "x sum": cost["step_ms"].get(row["arm"], np.nan) / sum_cost,
+                           "solver converged": solver_note(cost["unconverged"].get(row["arm"], np.nan),
+                                                           cost["solved_steps"].get(row["arm"], np.nan)),
                            "best static": reference})
             rows.append(record)
     return pd.DataFrame(rows)
@@ -123,7 +146,9 @@ METHODS_RULE = (
     "condition's best static weighting (chosen on validation loss), per seed, with its CI and outcome (win: the "
     "method beats it). *ms/step*: median wall time of one training step of the whole population (its size in "
     "the protocol), validation included; *x sum*: as a multiple of the plain sum's. Timings are measured "
-    "where the jobs ran, beside other jobs: compare them within a study.")
+    "where the jobs ran, beside other jobs: compare them within a study. *solver converged*: for a method "
+    "that solves a problem each step (MGDA, CAGrad, Nash-MTL, FairGrad, UPGrad), whether its solver met its "
+    "stated tolerance in every training step of every seed (the steps counted), or how many steps it missed.")
 
 
 def methods_report(study, records: list[dict], figures: Path) -> tuple[list[str], list, list] | None:

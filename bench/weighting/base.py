@@ -7,16 +7,20 @@ A **gradient weighting** needs each member's per-task gradients of the shared pa
 pass per task over the whole population gives every member's ``T x P`` matrix ``J`` (members share no
 parameter). Per member, the method returns the update of the shared parameters and the weights it used,
 usually ``w = f(J Jᵀ)`` and the update ``wᵀ J`` (torchjd's ``GramianWeightedAggregator``). Heads are
-task-specific: each gets the gradient of its own task's loss, as in LibMTL and torchjd's ``mtl_backward``.
+task-specific: each gets the gradient of its own task's loss, as in LibMTL's gradient-surgery methods and
+torchjd's ``mtl_backward``. (LibMTL's Nash-MTL, FairGrad and ExcessMTL back-propagate the weighted loss, so
+their heads' gradients carry the task's weight; Adam normalises each parameter's step, so such a factor
+changes a head's step only as far as it varies between steps or meets Adam's epsilon.)
+
+A method that solves a problem each step (``solves = True``) counts, per member, the steps whose solver
+missed its stated tolerance; the run's record carries the count (``fit.unconverged_steps``).
 """
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 from torch import nn
-
-# A Gramian whose trace is below this carries no direction (every task gradient is ~0).
-ZERO_TRACE = 1e-30
 
 
 class Weighting(nn.Module):
@@ -40,6 +44,10 @@ class Weighting(nn.Module):
     def backward(self, module, losses: torch.Tensor) -> None:
         raise NotImplementedError
 
+    def fit_info(self, member: int) -> dict:
+        """What the run's record keeps of this method's fit (``fit``): nothing, unless it solves a problem."""
+        return {}
+
 
 class LossWeighting(Weighting):
     """A method that needs only the losses: ``combine`` returns terms whose sum is the objective."""
@@ -54,9 +62,20 @@ class LossWeighting(Weighting):
 class GradientWeighting(Weighting):
     """A method on each member's per-task gradients of the shared parameters (``aggregate``)."""
 
+    solves = False  # whether each step solves a problem to a tolerance (then misses are counted)
+
     def setup(self, members: list, tasks: int) -> None:
         super().setup(members, tasks)
         self.weights = torch.zeros(len(members), tasks)  # the weights of the last step, per member
+        self.unconverged = [0] * len(members)
+
+    def fit_info(self, member: int) -> dict:
+        return {"unconverged_steps": self.unconverged[member]} if self.solves else {}
+
+    def solved(self, member: int, solution) -> np.ndarray:
+        """A solver's weights, counting the step as unconverged when it missed its tolerance."""
+        self.unconverged[member] += not solution.converged
+        return solution.weights
 
     def objective(self, losses: torch.Tensor) -> torch.Tensor:
         """The per-task objectives that are differentiated (the losses; DB-MTL takes their logarithm)."""
@@ -79,11 +98,14 @@ class GradientWeighting(Weighting):
                   ) -> tuple[torch.Tensor, torch.Tensor]:
         """Member ``member``'s update ``[P]`` of the shared parameters from its ``[T, P]`` task gradients,
         and the ``[T]`` weights it used: by default ``w = self.weigh(member, J Jᵀ, losses)``, ``wᵀ J``."""
-        gramian = (jacobian @ jacobian.T).double().cpu()  # T x T: solvers (scipy, quadprog) run on the CPU
-        weights = self.weigh(member, gramian, losses.double().cpu())
+        exact = jacobian.double()
+        gramian = (exact @ exact.T).cpu().numpy()  # T x T in float64: solvers (quadprog, scipy) run on the CPU
+        if not np.trace(gramian) > 0:  # every task gradient is zero: no direction to weigh
+            return torch.zeros_like(jacobian[0]), torch.zeros(len(gramian), dtype=torch.float64)
+        weights = torch.from_numpy(np.asarray(self.weigh(member, gramian, losses.double().cpu().numpy())))
         return weights.to(jacobian) @ jacobian, weights
 
-    def weigh(self, member: int, gramian: torch.Tensor, losses: torch.Tensor) -> torch.Tensor:
+    def weigh(self, member: int, gramian: np.ndarray, losses: np.ndarray) -> np.ndarray:
         raise NotImplementedError
 
 
@@ -118,13 +140,6 @@ def write_gradients(shared: list[torch.Tensor], updates: torch.Tensor) -> None:
         grad = updates[:, offset:offset + size].reshape(param.shape).contiguous()
         param.grad = grad if param.grad is None else param.grad + grad
         offset += size
-
-
-def normalised(gramian: torch.Tensor) -> torch.Tensor:
-    """``G / tr(G)``: the Gramian of ``J / ||J||_F``, so a solver sees entries of order one whatever the
-    gradients' scale (an un-normalised solver can silently return uniform weights, e.g. CAGrad's dual)."""
-    trace = torch.trace(gramian)
-    return gramian / trace if trace > ZERO_TRACE else torch.zeros_like(gramian)
 
 
 def member_generator(seed: int, salt: int) -> torch.Generator:

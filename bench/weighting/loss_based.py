@@ -87,7 +87,8 @@ class IMTLL(LossWeighting):
     Adam like uncertainty weighting's log-variances; ``s`` starts at 0 (the plain sum), as torchjd's ``IMTLL``.
     It equals twice UW at ``−s`` (torchjd's note): the same weights and optima, a different scale and sign.
     The paper's full IMTL applies IMTL-G (``weighting=imtl``) to the gradients of the scaled losses; IMTL-G's
-    shared update does not change when a task's gradient is rescaled, so the two halves are kept separate.
+    shared update keeps its direction (up to sign) when a task's gradient is rescaled, only its length
+    changes, so the two halves are kept separate.
     """
 
     name = "imtl_l"
@@ -195,3 +196,40 @@ class GeometricMean(LossWeighting):
     def combine(self, losses, active):
         safe = torch.where(active[:, None], losses, 1.0) + LOG_EPS
         return torch.exp(torch.log(safe).mean(1)) * active
+
+
+class SmoothTchebycheff(LossWeighting):
+    """STCH (Lin et al., ICML 2024, "Smooth Tchebycheff scalarization for multi-objective optimization"): a
+    smooth maximum of the log-losses relative to a nadir point, ``T μ log Σ_t exp(log(L_t / z_t) / μ)``, so
+    the worst task (relative to where it stood) drives the step; ``μ = 1`` (LibMTL's default).
+
+    Conventions as LibMTL: the first ``warmup`` periods minimise ``Σ log L_t``; the next period does too and
+    averages the losses into the nadir ``z``; STCH from then on. A period is ``period`` steps (default 50, the
+    trainer's validation period), where LibMTL uses epochs (``warmup`` 4, as its ``STCH_warmup_epoch``).
+    """
+
+    name = "stch"
+
+    def __init__(self, mu: float = 1.0, warmup: int = 4, period: int = 50) -> None:
+        super().__init__()
+        if mu <= 0 or warmup < 0 or period < 1:
+            raise ValueError(f"weighting.mu={mu!r}, weighting.warmup={warmup!r}, weighting.period={period!r}: "
+                             "expected mu > 0, warmup >= 0 and a period >= 1")
+        self.mu, self.warmup, self.period = mu, warmup, period
+
+    def setup(self, members, tasks):
+        super().setup(members, tasks)
+        self.step, self.total, self.nadir = 0, torch.zeros(len(members), tasks), None
+
+    def combine(self, losses, active):
+        safe = torch.where(active[:, None], losses, 1.0)
+        period, self.step = self.step // self.period, self.step + 1
+        if period == self.warmup:
+            self.total = self.total.to(losses) + safe.detach()
+        if period <= self.warmup:
+            return torch.log(safe + 1e-20) * active[:, None]
+        if self.nadir is None:
+            self.nadir = self.total / self.period
+        relative = torch.log(safe / self.nadir.to(losses) + 1e-20)
+        smooth_max = self.mu * torch.logsumexp(relative / self.mu, dim=1) * losses.shape[1]
+        return (smooth_max * active)[:, None]
