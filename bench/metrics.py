@@ -10,6 +10,7 @@ class is absent, R² on one row) is NaN, and the report leaves it out.
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
 
 import torch
@@ -46,6 +47,18 @@ def default_metric(kind: str, labels: torch.Tensor | None = None) -> str:
         if len(counts) == 2 and float(counts.min()) / max(float(counts.sum()), 1.0) < IMBALANCED:
             return "auc"
     return PRIMARY_METRIC[kind]
+
+
+def metric_choice(choices: Mapping[str, str], keys: Sequence[str], kind: str) -> tuple[str, str] | None:
+    """The most specific of ``choices`` (``data.metric``, ``bench.report --metric``) that names one of ``keys``
+    (a task, its target column, its kind, then ``*`` for every task), as (key, metric); None when none does.
+    A choice for a named key is returned even when it does not fit ``kind``, for the caller to refuse; ``*``
+    reaches only the tasks it fits (``rmse`` for all: the regression tasks)."""
+    for key in keys:
+        value = choices.get(key)
+        if value is not None and (key != "*" or value in METRICS[kind]):
+            return key, value
+    return None
 
 
 def task_loss(kind: str, output: torch.Tensor, y: torch.Tensor) -> torch.Tensor:

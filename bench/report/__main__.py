@@ -6,6 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from bench.report.aggregate import metric_choices
 from bench.report.render import write_reports
 
 
@@ -14,12 +15,21 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--experiments", type=Path, default=Path("experiments"), help="folder of run records")
     parser.add_argument("--out", type=Path, default=Path("reports"), help="where to write the report")
     parser.add_argument("studies", nargs="*", help="the studies to include (folders of --experiments); default: all")
+    parser.add_argument("--metric", action="append", default=[], metavar="[KEY=]NAME",
+                        help="the metric to compare on, as data.metric: rmse (every task it fits), or per kind, "
+                             "target column or task, e.g. --metric regression=rmse --metric classification=auc "
+                             "(repeat it); records keep every metric, so nothing re-trains")
     args = parser.parse_args(argv)
+    try:
+        metric = metric_choices(args.metric)
+    except ValueError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
     if not args.experiments.is_dir():
         print(f"error: no experiments folder at {args.experiments}", file=sys.stderr)
         return 1
     try:
-        index = write_reports(args.experiments, args.out, args.studies)
+        index = write_reports(args.experiments, args.out, args.studies, metric)
     except ValueError as error:
         print(f"error: {error}", file=sys.stderr)
         return 1

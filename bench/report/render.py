@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from bench.report.aggregate import StudyData, study_data, task_scores
+from bench.report.aggregate import StudyData, study_data, task_scores, warn_unreached, with_primary_metric
 from bench.report.claims import VERDICT_RULE, claims_table
 from bench.report.page import write_page
 from bench.report.paired import friedman, measured_differences, summarize_differences, win_tie_loss
@@ -131,9 +131,11 @@ def index_markdown(claims: Table, reports: list[StudyReport], versions: Table, e
     return "\n".join(lines) + "\n"
 
 
-def write_reports(experiments: Path, reports: Path, only: list[str] | None = None) -> Path:
+def write_reports(experiments: Path, reports: Path, only: list[str] | None = None,
+                  metric: dict[str, str] | None = None) -> Path:
     """One folder per study under ``reports`` plus ``index.md`` and the self-contained ``index.html``;
-    ``only`` names the studies to include (default: every study folder)."""
+    ``only`` names the studies to include (default: every study folder); ``metric``: the primary metric
+    chosen at report time (``--metric``, bench.report.aggregate.metric_choices)."""
     reports.mkdir(parents=True, exist_ok=True)
     studies = sorted(p for p in Path(experiments).iterdir() if p.is_dir() and not p.name.startswith("."))
     if only:
@@ -144,6 +146,7 @@ def write_reports(experiments: Path, reports: Path, only: list[str] | None = Non
     built, by_study = [], {}
     for folder in studies:
         records, dropped = keep_tuned(load_records(folder))
+        records = with_primary_metric(records, metric)
         if not records:
             continue
         by_study[folder.name] = records
@@ -153,6 +156,7 @@ def write_reports(experiments: Path, reports: Path, only: list[str] | None = Non
         built.append(report)
 
     all_records = deduplicate([r for records in by_study.values() for r in records])
+    warn_unreached(metric, all_records)
     claims = claims_view(claims_table({r.name: r.data for r in built}), VERDICT_RULE)
     versions = plain_table(software_versions(all_records), "software", "Software versions",
                            "From the records' `versions` field (each run once); a package with several versions "
