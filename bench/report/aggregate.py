@@ -35,6 +35,7 @@ class StudyData:
     tidy: pd.DataFrame
     knobs: list[str]
     notes: tuple[str, ...] = ()  # how the study's records were read: rotated targets, null knobs
+    columns: tuple[str, ...] = ()  # the table columns its regression targets come from: the units of its errors
 
     @property
     def keys(self) -> list[str]:
@@ -147,7 +148,9 @@ def study_data(name: str, records: list[dict]) -> StudyData:
         knobs = [k for k in knobs if k != ROTATION_KNOB]
         data = _collapse_rotation(data, rotated)
         notes.insert(0, _rotation_note(records, rotated))
-    return StudyData(name, runs, data, knobs, tuple(notes))
+    columns = sorted({column for r in records if r.get("status") == "ok" for t in r["tasks"]
+                      if t["kind"] == "regression" and (column := target_column(r, t["task"]))})
+    return StudyData(name, runs, data, knobs, tuple(notes), tuple(columns))
 
 
 def _rotation(records: list[dict]) -> list[str]:
