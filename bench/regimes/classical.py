@@ -111,10 +111,12 @@ def _first_lowest(losses: Sequence[float]) -> int:
     return min(range(len(losses)), key=lambda i: (math.isnan(losses[i]), losses[i], i))
 
 
-def _standardiser(x: np.ndarray):
-    from sklearn.preprocessing import StandardScaler
-
-    return StandardScaler().fit(x).transform
+def _standardiser(x: np.ndarray) -> Callable[[np.ndarray], np.ndarray]:
+    """Standardise with the training rows' mean and standard deviation, a constant column by 1 (as scikit-learn's
+    ``StandardScaler``, whose input checks cost more than the fits here)."""
+    mean, scale = x.mean(axis=0), x.std(axis=0)
+    scale = np.where(np.ptp(x, axis=0) > 0, scale, 1.0)
+    return lambda inputs: (inputs - mean) / scale
 
 
 class _RidgePath:
