@@ -30,6 +30,7 @@ from bench.report.paired import (
 )
 from bench.report.plots import plot_cd_diagram, plot_lines, plot_per_task, plot_regime_map, use_log_x
 from bench.report.protocol import code_versions, study_protocol
+from bench.report.selection import CROWDED, selection_table, selection_warnings
 from bench.report.tables import Table, difference_table, interval, plain_table, score_table
 
 DELTA_M_RULE = (
@@ -45,6 +46,11 @@ EVERY_TASK_RULE = (
     "for a binary task whose minority class is under 20%, and R² for regression). Differences are never "
     "pooled across metrics: each metric has its own rows."
 )
+SELECTION_RULE = (
+    "Each neural arm keeps the state with the best validation loss, checked every `trainer.eval_every` steps up to "
+    "`trainer.max_steps`. A state kept at the first check was best before the model trained much; one kept at the "
+    "cap was still improving. Where half an arm's states or more sit at either end, the comparison says more about "
+    "the budget than about the arm: the headline warns and names the setting to change.")
 PER_TASK_ROWS = 20  # more tasks than this: a per-task figure and per_task.csv instead of a table row each
 MAX_PER_TASK_PANELS = 4  # conditions drawn in the per-task figure
 OUTCOME_RULE = ("outcome: **win** / **loss** when the 95% CI of the paired difference lies above / below zero, "
@@ -210,7 +216,7 @@ def build_study(name: str, records: list[dict], folder: Path) -> StudyReport:
             "STL; see tidy.csv."]))
     else:
         study.tidy.to_csv(folder / "tidy.csv", index=False)
-        report.sections += _result_sections(study, figures, report)
+        report.sections += _result_sections(study, figures, report, records)
         compute = compute_view(study, records)
         if compute:
             text, table = compute
@@ -234,11 +240,22 @@ def build_study(name: str, records: list[dict], folder: Path) -> StudyReport:
     return report
 
 
-def _result_sections(study: StudyData, figures: Path, report: StudyReport) -> list[Section]:
-    sections = [_every_task_section(study, figures, report), _target_section(study, figures)]
+def _result_sections(study: StudyData, figures: Path, report: StudyReport, records: list[dict]) -> list[Section]:
+    headline = _every_task_section(study, figures, report)
+    sections = [headline, _target_section(study, figures)]
     if len(study.knobs) == 2:
         sections.append(_map_section(study, target_scores(study.tidy), figures, report))
     sections.append(_ranking_section(study, figures))
+    selection = selection_table(study, records)
+    if len(selection):
+        headline.text += selection_warnings(selection)  # where the reader looks first
+        sections.append(Section("Where model selection stopped", [SELECTION_RULE], [plain_table(
+            selection.assign(at_first=selection["at_first"].map("{:.0%}".format),
+                             at_cap=selection["at_cap"].map("{:.0%}".format)),
+            "selection", "Selected states at either end of the budget",
+            "states: (run, selection group) pairs; at_first: the share selected at the first validation (step "
+            "`first` = trainer.eval_every), at_cap: at the step cap (`cap` = trainer.max_steps); ⚠ from "
+            f"{CROWDED:.0%}.")]))
     return sections
 
 
