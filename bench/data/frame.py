@@ -138,6 +138,11 @@ def family_from_frame(
                        train_sizes=[len(t.train) for t in tasks], target_train_size=len(tasks[0].train),
                        dropped=dropped)
     descriptors.update({"target_sample": sample} if (sample := sample_note(names, target_draw)) else {})
+    if any(task.kind == "regression" for task in tasks):
+        descriptors["target_scaling"] = "per task"  # stated in the report's protocol (bench/report/protocol.py)
+        log.info("%s: regression targets are standardised per task on its training rows for training; errors are "
+                 "reported in the column's units, and pooled scikit-learn arms pool the targets in those units",
+                 source)
     if warnings:
         descriptors["warnings"] = warnings
     return TaskFamily(name, tasks, knobs, descriptors)

@@ -304,7 +304,7 @@ def _every_task_section(study: StudyData, figures: Path, report: StudyReport) ->
     if 0 < conditions <= MAX_PER_TASK_PANELS:
         for metric, rows in per_task.groupby("metric"):
             sense, units = difference_sense(metric), unit(metric, study.columns)
-            ylabel = f"{sense} {metric}{f' ({units})' if units else ''}\npositive favours the arm"
+            ylabel = f"{sense} {metric}{f' ({units})' if units else ''}\npositive favours the arm".replace("`", "")
             path = plot_per_task(rows, keys, f"{study.name}: per-task {metric}, {sense}",
                                  figures / f"per_task_{metric}", ylabel=ylabel)
             section.figures.append(Figure(path, f"Every task's paired difference {sense} of its test {metric} "
