@@ -49,6 +49,7 @@ def table_layout(data: Mapping) -> Layout | None:
     path = str(data["path"])
     skip = table_skips(data.get("skip_rows", 0), {"path": path})["path"]
     options = {key: _hashable(data.get(key)) for key in READING_KEYS}
+    options["na_values"] = options["na_values"] or ()
     frame = _read(path, _modified(path), skip, **options)
     targets = [data["targets"]] if isinstance(data["targets"], str) else list(data["targets"])
     task_column = data.get("task_column")
