@@ -80,7 +80,7 @@ def test_the_report_compares_on_the_metric_chosen_at_report_time(tmp_path):
     tidy = pd.read_csv(tmp_path / "rmse" / "sites" / "tidy.csv")
     assert set(tidy["metric"]) >= {"r2", "rmse"} and set(tidy["primary"]) == {"rmse"}  # one set of records
     caption = (tmp_path / "rmse" / "sites" / "tables" / "paired_every_task.md").read_text()
-    assert "STL − arm (positive favours the arm)" in caption and "rmse in `score_pts` units" in caption
+    assert "Every task: STL − arm, positive favours the arm" in caption and "rmse in `score_pts` units" in caption
 
 
 def test_a_metric_per_kind_and_bad_choices_are_one_line(tmp_path, capsys):
@@ -123,7 +123,7 @@ def test_selection_at_the_first_validation_is_a_warning_naming_the_setting(tmp_p
 
 def test_directions_units_and_chance():
     assert (difference_sense("rmse", "mtl"), difference_sense("auc", "mtl")) == ("STL − mtl", "mtl − STL")
-    assert differences_title(["auc", "rmse"]) == "arm − STL (STL − arm for an error metric; positive favours the arm)"
+    assert differences_title(["auc", "rmse"]) == "arm − STL (STL − arm for an error metric), positive favours the arm"
     assert unit("mse", ("total_UPDRS",)) == "squared `total_UPDRS` units" and unit("r2", ("y",)) == ""
     assert unit("rmse", ("a", "b")) == "each task's own units (`a`, `b`)"
     assert [chance_rate(n) for n in (1, 3, 4)] == [0.0, 0.125, 0.0625]

@@ -39,12 +39,17 @@ def difference_sense(metric: str, arm: str = "arm") -> str:
     return f"{arm} − STL" if HIGHER_IS_BETTER.get(metric, True) else f"STL − {arm}"
 
 
-def differences_title(metrics: Iterable[str], arm: str = "arm") -> str:
-    """``arm − STL`` / ``STL − arm`` for the metrics of one table, both where it mixes the two directions."""
+def differences_sense(metrics: Iterable[str], arm: str = "arm") -> str:
+    """How the differences of one table are taken: ``arm − STL`` or ``STL − arm``, or both where its metrics
+    go both ways: ``arm − STL (STL − arm for an error metric)``."""
     senses = sorted({difference_sense(m, arm) for m in metrics}, key=lambda sense: not sense.startswith(arm))
     if len(senses) == 2:
-        return f"{senses[0]} ({senses[1]} for an error metric; positive favours the arm)"
-    return f"{senses[0] if senses else f'{arm} − STL'} (positive favours the arm)"
+        return f"{senses[0]} ({senses[1]} for an error metric)"
+    return senses[0] if senses else f"{arm} − STL"
+
+
+def differences_title(metrics: Iterable[str], arm: str = "arm") -> str:
+    return f"{differences_sense(metrics, arm)}, positive favours the arm"
 
 
 def direction(metric: str) -> str:

@@ -16,6 +16,7 @@ from bench.report.paired import (
     THIN_EVIDENCE,
     chance_rate,
     difference_sense,
+    differences_sense,
     differences_title,
     direction,
     friedman,
@@ -391,7 +392,7 @@ def _target_section(study: StudyData, figures: Path) -> Section:
         f"Mean over seeds of the target task's test {metric} with its 95% bootstrap CI over seeds; n = seeds "
         "with a finished run (n=k/K ⚠: seeds missing, see Missing runs)."))
     section.tables.append(difference_table(
-        target, keys, 3, "paired_target", f"Target-task {metric}: arm − STL",
+        target, keys, 3, "paired_target", f"Target-task {metric}: {differences_title(scores['metric'].unique())}",
         _paired_caption(f"Paired difference arm − STL of the target task's test {metric}, seed by seed "
                         "(positive: the arm beats STL; STL − arm for an error metric).", target)))
     gaps = negative_transfer(target)
@@ -416,8 +417,10 @@ def _target_section(study: StudyData, figures: Path) -> Section:
             "seed: negative_transfer_runs.csv.", keys))
     section.figures += _figures_by_knob(study, summary, f"target test {metric}", "score", figures,
                                         f"target {metric}", zero_line=False)
-    section.figures += _figures_by_knob(study, target, f"target {metric}: arm − STL", "difference", figures,
-                                        f"paired difference of the target {metric} (arm − STL)", zero_line=True)
+    sense = differences_sense(scores["metric"].unique())
+    section.figures += _figures_by_knob(study, target, f"target {metric}: {sense}", "difference", figures,
+                                        f"paired difference of the target {metric} ({sense}, positive favours the "
+                                        "arm)", zero_line=True)
     return section
 
 
