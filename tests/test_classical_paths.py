@@ -35,18 +35,21 @@ def test_the_closed_form_ridge_path_is_scikit_learns_ridge_at_every_strength():
         np.testing.assert_allclose(path.predictor(index)(new), reference, rtol=1e-7, atol=1e-9)
 
 
-def test_the_warm_started_logistic_path_matches_cold_fits():
+@pytest.mark.parametrize("n_classes", [2, 3])
+def test_the_warm_started_logistic_path_is_scikit_learns_logistic_regression(n_classes):
     rng = np.random.default_rng(1)
     x = rng.normal(size=(120, 4))
-    y = (x[:, 0] - x[:, 1] + rng.normal(0, 1.0, 120) > 0.8).astype(int)
-    path = _logistic_path(x, y, n_classes=2)
+    y = np.digitize(x[:, 0] - x[:, 1] + rng.normal(0, 1.0, 120), [0.8] if n_classes == 2 else [-0.5, 0.8])
+    path = _logistic_path(x, y, n_classes=n_classes + 1)  # one class that training never saw: log(1e-12)
     scaler = StandardScaler().fit(x)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         for index in (0, 8, 16):
             cold = LogisticRegression(C=1 / STRENGTHS[index], max_iter=2000).fit(scaler.transform(x), y)
-            np.testing.assert_allclose(np.exp(path[index](x)), cold.predict_proba(scaler.transform(x)),
+            probabilities = np.exp(path[index](x))
+            np.testing.assert_allclose(probabilities[:, :n_classes], cold.predict_proba(scaler.transform(x)),
                                        atol=1e-3)  # both stop at L-BFGS's tolerance (1e-4), from different starts
+            assert probabilities[:, n_classes].max() < 1e-11
 
 
 def _offset_tasks(seed: int = 0) -> pd.DataFrame:

@@ -39,11 +39,11 @@ def tables(draw) -> tuple[str, dict]:
             row = draw(st.integers(0, len(rows) - 1))
             how = draw(st.sampled_from(["cell", "cell", "header", "short", "long"]))
             if how == "cell":
-                rows[row][draw(st.integers(0, 4))] = draw(CELLS)
+                rows[row][draw(st.integers(0, len(rows[row]) - 1))] = draw(CELLS)
             elif how == "header":
                 header[draw(st.integers(0, 4))] = draw(st.sampled_from(NAMES))
             else:
-                rows[row] = rows[row][:-1] if how == "short" else [*rows[row], draw(CELLS)]
+                rows[row] = rows[row][:-1] if how == "short" and len(rows[row]) > 1 else [*rows[row], draw(CELLS)]
     text = "\n".join(",".join(row) for row in [header, *rows]) + "\n"
     columns = [name for name in header if name] + ["missing_column"]
     options = {"targets": draw(st.one_of(st.sampled_from(columns), st.lists(st.sampled_from(columns), max_size=3))),
