@@ -158,7 +158,7 @@ def family_from_frame(
 
 
 def check_columns(frame: pd.DataFrame, source: str, targets: list[str], features: Sequence[str] | None,
-                   exclude: list[str], task_column: str | None, categorical: list[str]) -> list[str]:
+                  exclude: list[str], task_column: str | None, categorical: list[str]) -> list[str]:
     """The feature columns, once every named column is known to exist exactly once."""
     duplicated = frame.columns[frame.columns.duplicated()]
     if len(duplicated):
