@@ -10,7 +10,6 @@ class is absent, R² on one row) is NaN, and the report leaves it out.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
 
 import torch
@@ -24,18 +23,11 @@ from torchmetrics.functional.classification import (
     multiclass_recall,
 )
 
+from bench.metric_names import HIGHER_IS_BETTER, METRICS, PRIMARY_METRIC, metric_choice  # noqa: F401 (re-exported)
+
 if TYPE_CHECKING:
     from bench.data.family import Task
 
-HIGHER_IS_BETTER = {
-    "accuracy": True, "balanced_accuracy": True, "f1_macro": True, "auc": True, "log_loss": False,
-    "mse": False, "rmse": False, "mae": False, "r2": True, "loss": False,
-}
-METRICS = {
-    "classification": ("accuracy", "balanced_accuracy", "f1_macro", "auc", "log_loss"),
-    "regression": ("mse", "rmse", "mae", "r2"),
-}
-PRIMARY_METRIC = {"classification": "accuracy", "regression": "r2"}  # defaults; see default_metric
 IMBALANCED = 0.2  # a binary task whose minority class is rarer than this is scored by AUC by default
 
 
@@ -47,18 +39,6 @@ def default_metric(kind: str, labels: torch.Tensor | None = None) -> str:
         if len(counts) == 2 and float(counts.min()) / max(float(counts.sum()), 1.0) < IMBALANCED:
             return "auc"
     return PRIMARY_METRIC[kind]
-
-
-def metric_choice(choices: Mapping[str, str], keys: Sequence[str], kind: str) -> tuple[str, str] | None:
-    """The most specific of ``choices`` (``data.metric``, ``bench.report --metric``) that names one of ``keys``
-    (a task, its target column, its kind, then ``*`` for every task), as (key, metric); None when none does.
-    A choice for a named key is returned even when it does not fit ``kind``, for the caller to refuse; ``*``
-    reaches only the tasks it fits (``rmse`` for all: the regression tasks)."""
-    for key in keys:
-        value = choices.get(key)
-        if value is not None and (key != "*" or value in METRICS[kind]):
-            return key, value
-    return None
 
 
 def task_loss(kind: str, output: torch.Tensor, y: torch.Tensor) -> torch.Tensor:

@@ -9,7 +9,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from bench.metrics import METRICS, metric_choice
+from bench.metric_names import METRICS, metric_choice
+from bench.report.excess import bayes_frame
 from bench.report.stats import bootstrap_ci
 from bench.results import runs_table, tidy
 
@@ -35,6 +36,7 @@ class StudyData:
     tidy: pd.DataFrame
     knobs: list[str]
     notes: tuple[str, ...] = ()  # how the study's records were read: rotated targets, null knobs
+    bayes: pd.DataFrame | None = None  # each run's and task's Bayes risk, where its family states one (excess.py)
     columns: tuple[str, ...] = ()  # the table columns its regression targets come from: the units of its errors
 
     @property
@@ -150,7 +152,7 @@ def study_data(name: str, records: list[dict]) -> StudyData:
         notes.insert(0, _rotation_note(records, rotated))
     columns = sorted({column for r in records if r.get("status") == "ok" for t in r["tasks"]
                       if t["kind"] == "regression" and (column := target_column(r, t["task"]))})
-    return StudyData(name, runs, data, knobs, tuple(notes), tuple(columns))
+    return StudyData(name, runs, data, knobs, tuple(notes), bayes_frame(records), tuple(columns))
 
 
 def _rotation(records: list[dict]) -> list[str]:
