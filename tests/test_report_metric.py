@@ -135,3 +135,36 @@ def test_a_record_keeps_the_metric_it_was_run_with_unless_the_report_chooses(tmp
     assert main(["--experiments", str(tmp_path / "exp"), "--out", str(tmp_path / "out")]) == 0
     assert json.loads(next((tmp_path / "exp" / "sites").glob("*.json")).read_text())["descriptors"][
         "primary_metric"]["site=s0"] == "r2"  # the report never rewrites a record
+
+
+def test_the_decision_on_an_error_metric_names_the_best_in_the_columns_units_with_a_relative_margin(tmp_path):
+    _write_sites(tmp_path / "exp", seeds=5)
+    assert main(["--experiments", str(tmp_path / "exp"), "--out", str(tmp_path / "out"), "--metric", "rmse"]) == 0
+    decision = (tmp_path / "out" / "sites" / "README.md").read_text().split("## Protocol")[0]
+    assert re.search(r"\*\*Recommended: `mtl`\*\*: it beats STL in rmse \(mean over every task, lower is better\) by "
+                     r"1\.\d+ \[.*\] `score_pts` units over 5 paired seeds", decision)
+    assert re.search(r"the margin of 0\.1\d* `score_pts` units \(1% of STL's mean rmse\)", decision)
+    assert re.search(r"\| mtl +\| .* \| best +\|", decision)
+    assert re.search(r"\| stl +\| 10\.\d+ .*\| 1\.\d+ \[", decision)
+    assert "rmse differences are in `score_pts` units" in decision
+
+
+def test_an_error_metrics_margin_scales_with_its_error():
+    from bench.report.aggregate import study_data
+    from bench.report.decision import decide
+
+    rng = np.random.default_rng(1)
+    records = []
+    for seed in range(6):  # mtl 0.05 points better than STL on an error of 10: beyond 0.01, within 1%
+        for regime, gain in (("stl", 0.0), ("mtl", 0.05)):
+            record = _record("stl", seed, 4, rng)
+            for task in record["tasks"]:
+                task["test"] = _scores(10.0 - gain + 1e-4 * rng.standard_normal())
+            records.append({**record, "run_id": f"{regime}{seed}", "regime": regime,
+                            "descriptors": {"primary_metric": {t["task"]: "rmse" for t in record["tasks"]}}})
+    [rmse] = decide(study_data("sites", records), records)
+    assert rmse.margin == pytest.approx(0.1) and rmse.recommended == "stl" and rmse.best == "mtl"
+    for record in records:
+        record["descriptors"]["primary_metric"] = {t["task"]: "r2" for t in record["tasks"]}
+    [r2] = decide(study_data("sites", records), records)
+    assert r2.margin == 0.01 and r2.units == "" and r2.margin_basis == ""
