@@ -23,7 +23,7 @@ from torchmetrics.functional.classification import (
     multiclass_recall,
 )
 
-from bench.metric_names import HIGHER_IS_BETTER, METRICS, PRIMARY_METRIC  # noqa: F401 (re-exported)
+from bench.metric_names import HIGHER_IS_BETTER, METRICS, PRIMARY_METRIC, metric_choice  # noqa: F401 (re-exported)
 
 if TYPE_CHECKING:
     from bench.data.family import Task

@@ -23,10 +23,23 @@ ONE_LINE_ERRORS = (ConfigError, NotWritable, FamilyTooLarge, RecordWriteError)
 
 
 def preflight(cfg: DictConfig, overrides: Iterable[str] = ()) -> None:
-    """Values, memory and the study folder, in that order; raises one of ONE_LINE_ERRORS."""
+    """Values, memory, a user's table and the study folder, in that order; raises one of ONE_LINE_ERRORS.
+    The table's warnings are left to its data load, which logs them."""
     check_config(cfg, overrides)
     check_size(cfg)
+    table_warnings(cfg)
     check_study_folder(cfg)
+
+
+def table_warnings(cfg: DictConfig) -> list[str]:
+    """What a ``data=table`` job's file shows before any data is built (bench/data/layout.py): raises
+    ConfigError on what cannot run, returns the warnings. Other families skip it, and the import of pandas and
+    torch it needs."""
+    if not str(cfg.data.get("_target_", "")).endswith("make_table"):
+        return []
+    from bench.data.layout import check_table
+
+    return check_table(cfg)
 
 
 def job_failed(cfg: DictConfig, error: Exception) -> dict:

@@ -35,6 +35,11 @@ from bench.shutdown import stop_on_signals
 DEFINING_KEYS = ("data", "model", "regime", "trainer", "seed")
 # Where a run trains does not define it (the record says which device it used), so run ids stay the same.
 RUN_ONLY_TRAINER_KEYS = ("accelerator",)
+# Nor does the metric the report compares on (every metric is recorded; `bench.report --metric` chooses).
+# Records written before it left the run id are found under their old id (``legacy``), so none re-trains.
+REPORT_ONLY_DATA_KEYS = ("metric",)
+_METRIC_NOTE = ("; data.metric does not re-train: finished runs keep the metric they were run with as the report's "
+                "default, and `python -m bench.report --metric NAME` chooses another")
 _PACKAGES = ("torch", "pytorch-lightning", "hydra-core", "scikit-learn", "numpy", "pandas", "mtl-transfer-bench")
 
 
@@ -43,6 +48,7 @@ def defining_config(cfg: DictConfig) -> dict:
     table defines new runs)."""
     config = {key: OmegaConf.to_container(cfg[key], resolve=True) if key != "seed" else cfg.seed
               for key in DEFINING_KEYS}
+    config["data"] = {key: value for key, value in config["data"].items() if key not in REPORT_ONLY_DATA_KEYS}
     files = data_file_hashes(config["data"])
     return {**config, "data_files": files} if files else config
 
@@ -90,12 +96,13 @@ def run_job(cfg: DictConfig) -> dict:
     base = defining_config(cfg)
     if choice:  # a tuned run is its own run: an untuned one at the same values stays apart in the report
         base["tuning"] = choice["run_id"]
-    pending, done = _split_done(study_dir, base, members)
+    pending, done = _split_done(study_dir, base, members, _legacy(cfg, base))
     if done:
         print(f"[{cfg.study_name}] skip {describe}: {len(done)} of {len(members)} member(s) finished earlier "
-              f"(e.g. {record_path(study_dir, run_id(done[0][1]))})", flush=True)
+              f"(e.g. {record_path(study_dir, done[0][1])})" + _METRIC_NOTE * (cfg.data.get("metric") is not None),
+              flush=True)
     if not pending:
-        return {"status": "skipped", "run_id": run_id(done[0][1]), "error": None, "members": len(members)}
+        return {"status": "skipped", "run_id": done[0][1], "error": None, "members": len(members)}
     records = train_population(cfg, pending)
     for record in records:
         if choice:
@@ -114,13 +121,28 @@ def run_job(cfg: DictConfig) -> dict:
     return _job_summary(records)
 
 
-def _split_done(folder: Path, base: dict, members: list) -> tuple[list, list]:
-    """(member, defining config) pairs without an ``ok`` record in ``folder``, and those with one."""
+def _split_done(folder: Path, base: dict, members: list, legacy: dict | None = None) -> tuple[list, list]:
+    """(member, defining config) pairs without an ``ok`` record in ``folder``, and (member, run id) pairs of
+    those with one, under its id or, given ``legacy`` (a defining config as older code made it), its old id."""
     pending, done = [], []
     for member in members:
         config = member_config(base, member)
-        (done if is_done(folder, run_id(config)) else pending).append((member, config))
+        ids = [run_id(config), *([run_id(member_config(legacy, member))] if legacy else [])]
+        found = next((rid for rid in ids if is_done(folder, rid)), None)
+        if found is None:
+            pending.append((member, config))
+        else:
+            done.append((member, found))
     return pending, done
+
+
+def _legacy(cfg: DictConfig, base: dict) -> dict | None:
+    """The defining config with the report-only data keys back in, as records written before they left the
+    run id hold it; None when the data config has none of them (its run ids never changed)."""
+    kept = {key: cfg.data[key] for key in REPORT_ONLY_DATA_KEYS if key in cfg.data}
+    if not kept or "tuning" in base:
+        return None
+    return {**base, "data": {**base["data"], **OmegaConf.to_container(OmegaConf.create(kept), resolve=True)}}
 
 
 def tuned(cfg: DictConfig, describe: str) -> tuple[DictConfig, dict | None]:

@@ -177,10 +177,12 @@ def test_headline_uses_every_task_and_the_chosen_metric(tmp_path):
     assert main(["--experiments", str(tmp_path / "exp"), "--out", str(out)]) == 0
     readme = (out / "schools" / "README.md").read_text()
     assert "## Every task against STL (30 tasks, auc)" in readme
-    assert re.search(r"\*\*mtl vs STL\*\*, auc over 30 task\(s\): mean difference 0\.046\d+ \[.*\] over 5 seed\(s\), "
-                     r"\*\*win\*\*; per task it wins 29, ties 0 and loses 1", readme)
+    assert re.search(r"\*\*mtl vs STL\*\*, auc over 30 task\(s\), higher is better: mtl − STL = 0\.046\d+ \[.*\] over "
+                     r"5 seed\(s\), positive favours mtl: \*\*win\*\*; per task it wins 29, ties 0 and loses 1, where "
+                     r"tasks with no effect at all would give about 1\.\d wins", readme)
+    assert "Thin evidence" not in readme  # 5 seeds
     outcomes = (out / "schools" / "tables" / "task_outcomes.md").read_text()
-    assert re.search(r"\| mtl +\| schools +\| auc +\| +29 +\| +0 +\| +1 +\|", outcomes)
+    assert re.search(r"\| mtl +\| schools +\| auc +\| +29 +\| +0 +\| +1 +\| +1\.\d +\|", outcomes)
     counts = (out / "schools" / "tables" / "win_tie_loss.md").read_text()
     assert re.search(r"\| every task: auc +\| mtl +\| +1 +\| +0 +\| +0 +\|", counts)
     target = (out / "schools" / "tables" / "paired_target.md").read_text()

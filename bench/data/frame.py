@@ -24,6 +24,7 @@ import torch
 
 from bench.data.encoding import FeatureEncoder, is_numeric
 from bench.data.family import FamilyError, Split, Task, TaskFamily
+from bench.data.misreads import one_task_warning, read_stray_text_as_missing, text_target_problem
 from bench.data.rotation import choose_target, sample_note
 from bench.data.scoring import Scoring, unseen_classes
 from bench.data.splits import given_rows, split_rows, stratified_subset
@@ -82,7 +83,7 @@ def family_from_frame(
     ``target`` or ``target_draw`` chooses the transfer target (bench/data/rotation.py).
     """
     targets = [targets] if isinstance(targets, str) else list(targets)
-    features = _check_columns(frame, source, targets, features, list(exclude), task_column, list(categorical))
+    features = check_columns(frame, source, targets, features, list(exclude), task_column, list(categorical))
     if missing not in MISSING_POLICIES:
         raise TableError(f"{source}: data.missing={missing!r} is invalid, expected one of {MISSING_POLICIES}")
     if target_size is not None and target_size < 2:
@@ -91,6 +92,12 @@ def family_from_frame(
         raise TableError(f"{source}: the table has no rows (a header only?)")
     used = features + targets + ([task_column] if task_column else [])
     frame = frame[used].reset_index(drop=True)
+    kinds = target_kinds(kind, targets, source)
+    numeric_like = [c for c in features if c not in categorical] + [
+        t for t in targets if kinds[t] != "classification" and t not in (positive or {})]
+    frame, stray = read_stray_text_as_missing(frame, numeric_like, source)
+    for warning in stray.values():
+        log.warning(warning)
     if given_split is not None:
         frame[_GIVEN] = np.asarray(given_split)
     for column in used:
@@ -98,10 +105,9 @@ def family_from_frame(
             raise TableError(f"{source}: column {column!r} is entirely missing")
     _check_finite(frame, used, source)
     dropped: dict[str, int] = {}
-    frame = _handle_missing(frame, source, features, targets, task_column, missing, dropped)
+    frame = _handle_missing(frame, source, features, targets, task_column, missing, dropped, set(stray))
     given = frame.pop(_GIVEN).to_numpy() if given_split is not None else None
 
-    kinds = _kinds(kind, targets, source)
     for column, classes in dict(positive or {}).items():
         frame[column] = _binarise(frame[column], classes, source, targets)
         kinds[column] = "classification"
@@ -121,9 +127,12 @@ def family_from_frame(
     encoder = FeatureEncoder(numeric, categories).fit(frame.iloc[train_rows])
     _warn_wide(encoder, source)
     scoring = Scoring(metric, class_weight, targets, [p[0] for p in plans], source)
-    warnings = [w for task_name, target_values, splits in plans
-                if (w := unseen_classes(task_name, target_values.column, target_values.values, splits,
-                                        target_values.classes, source))]
+    warnings = [*stray.values()] + [w for task_name, target_values, splits in plans
+                                    if (w := unseen_classes(task_name, target_values.column, target_values.values,
+                                                            splits, target_values.classes, source))]
+    if len(plans) == 1 and task_column is None:
+        warnings.insert(0, one_task_warning(frame, features, source, plans[0][0]))
+        log.warning(warnings[0])
     tasks = tuple(
         _task(frame, encoder, task_name, target_values, splits, source, "target" if i == 0 else "source", scoring)
         for i, (task_name, target_values, splits) in enumerate(plans)
@@ -138,13 +147,18 @@ def family_from_frame(
                        train_sizes=[len(t.train) for t in tasks], target_train_size=len(tasks[0].train),
                        dropped=dropped)
     descriptors.update({"target_sample": sample} if (sample := sample_note(names, target_draw)) else {})
+    if any(task.kind == "regression" for task in tasks):
+        descriptors["target_scaling"] = "per task"  # stated in the report's protocol (bench/report/protocol.py)
+        log.info("%s: regression targets are standardised per task on its training rows for training; errors are "
+                 "reported in the column's units, and pooled scikit-learn arms pool the targets in those units",
+                 source)
     if warnings:
         descriptors["warnings"] = warnings
     return TaskFamily(name, tasks, knobs, descriptors)
 
 
-def _check_columns(frame: pd.DataFrame, source: str, targets: list[str], features: Sequence[str] | None,
-                   exclude: list[str], task_column: str | None, categorical: list[str]) -> list[str]:
+def check_columns(frame: pd.DataFrame, source: str, targets: list[str], features: Sequence[str] | None,
+                  exclude: list[str], task_column: str | None, categorical: list[str]) -> list[str]:
     """The feature columns, once every named column is known to exist exactly once."""
     duplicated = frame.columns[frame.columns.duplicated()]
     if len(duplicated):
@@ -182,13 +196,15 @@ def _check_columns(frame: pd.DataFrame, source: str, targets: list[str], feature
 
 
 def _handle_missing(frame: pd.DataFrame, source: str, features: list[str], targets: list[str],
-                    task_column: str | None, missing: str, dropped: dict[str, int]) -> pd.DataFrame:
-    """Apply the declared policy to missing features; rows without a task value cannot be used at all."""
+                    task_column: str | None, missing: str, dropped: dict[str, int], stray: set[str]) -> pd.DataFrame:
+    """Apply the declared policy to missing features; rows without a task value cannot be used at all.
+    ``stray``: columns whose stray text was read as missing (bench/data/misreads.py)."""
     counts = frame.isna().sum()
     if missing == "error":
         for column in features + targets + ([task_column] if task_column else []):
             if counts[column]:
-                raise TableError(f"{source}: column {column!r} has {counts[column]} missing value(s); "
+                cause = " (text in a numeric column, read as missing)" if column in stray else ""
+                raise TableError(f"{source}: column {column!r} has {counts[column]} missing value(s){cause}; "
                                  "choose data.missing=drop (drop those rows) or impute (median / own category)")
     keep = frame[task_column].notna() if task_column else pd.Series(True, index=frame.index)
     if task_column and counts[task_column]:
@@ -210,7 +226,7 @@ def _handle_missing(frame: pd.DataFrame, source: str, features: list[str], targe
     return frame[keep].reset_index(drop=True)
 
 
-def _kinds(kind: str | Mapping[str, str], targets: list[str], source: str) -> dict[str, str]:
+def target_kinds(kind: str | Mapping[str, str], targets: list[str], source: str) -> dict[str, str]:
     chosen = dict(kind) if isinstance(kind, Mapping) else {t: kind for t in targets}
     for column, value in chosen.items():
         if column not in targets:
@@ -221,13 +237,21 @@ def _kinds(kind: str | Mapping[str, str], targets: list[str], source: str) -> di
     return {t: chosen.get(t, "auto") for t in targets}
 
 
+def inferred_kind(present: pd.Series, source: str) -> str:
+    """``data.kind=auto``: numbers are a regression unless they are at most ``MAX_INFERRED_CLASSES`` integers;
+    text is a classification, unless it has too many values to be classes (bench/data/misreads.py)."""
+    numbers = is_numeric(present) and present.dtype != bool
+    if not numbers and (problem := text_target_problem(present, source)):
+        raise TableError(problem)
+    few_integers = numbers and bool((present.astype(float) % 1 == 0).all()) and (
+        present.nunique() <= MAX_INFERRED_CLASSES)
+    return "regression" if numbers and not few_integers else "classification"
+
+
 def _encode_target(column: pd.Series, source: str, kind: str) -> _Target:
     present = column.dropna()
     if kind == "auto":
-        numbers = is_numeric(present) and present.dtype != bool
-        few_integers = numbers and bool((present.astype(float) % 1 == 0).all()) and (
-            present.nunique() <= MAX_INFERRED_CLASSES)
-        kind = "regression" if numbers and not few_integers else "classification"
+        kind = inferred_kind(present, source)
         log.info("%s: target %r inferred to be %s (%d distinct values); set data.kind to override",
                  source, column.name, kind, present.nunique())
     if kind == "regression":
@@ -264,8 +288,8 @@ def _binarise(column: pd.Series, classes: object, source: str, targets: list[str
     if column.name not in targets:
         raise TableError(f"{source}: data.positive names column {column.name!r}, which is not a target {targets}")
     several = isinstance(classes, Sequence) and not isinstance(classes, str)
-    chosen = [_label(c) for c in (classes if several else [classes])]
-    text = column.map(_label)
+    chosen = [task_label(c) for c in (classes if several else [classes])]
+    text = column.map(task_label)
     absent = [c for c in chosen if not (text == c).any()]
     if absent:
         seen = ", ".join(map(repr, sorted(text[column.notna()].unique())[:12]))
@@ -281,7 +305,7 @@ def _task_rows(frame: pd.DataFrame, source: str, targets: list[str], task_column
     (column,) = targets
     groups = []
     for value, rows in frame.groupby(task_column, sort=True).indices.items():
-        name = f"{task_column}={_label(value)}"
+        name = f"{task_column}={task_label(value)}"
         if encoded[column].kind == "classification":
             present = np.unique(encoded[column].values[rows][~np.isnan(encoded[column].values[rows])])
             if len(present) < 2:
@@ -291,7 +315,7 @@ def _task_rows(frame: pd.DataFrame, source: str, targets: list[str], task_column
     return groups
 
 
-def _label(value: object) -> str:
+def task_label(value: object) -> str:
     """A task column's value as a task name: ``1``, not ``1.0``, when a float column holds whole numbers."""
     return str(int(value)) if isinstance(value, float) and value.is_integer() else str(value)
 
@@ -354,8 +378,9 @@ def _shrink_target(plan: tuple, target_size: int, seed: int, source: str) -> tup
 def _warn_wide(encoder: FeatureEncoder, source: str) -> None:
     for column, categories in encoder.categories.items():
         if len(categories) > WIDE_CATEGORICAL:
-            log.warning("%s: categorical column %r has %d categories (one input each); if it is an identifier, "
-                        "list it in data.exclude", source, column, len(categories))
+            log.warning("%s: categorical column %r has %d categories (one input each); if its values are tasks, "
+                        "name it as data.task_column; if it is an identifier, list it in data.exclude", source, column,
+                        len(categories))
 
 
 def _task(frame: pd.DataFrame, encoder: FeatureEncoder, name: str, target: _Target, splits: dict[str, np.ndarray],

@@ -18,7 +18,7 @@ import torch
 from sklearn.utils.class_weight import compute_class_weight
 
 from bench.data.family import FamilyError
-from bench.metrics import METRICS
+from bench.metrics import METRICS, metric_choice
 
 log = logging.getLogger(__name__)
 CLASS_WEIGHTS = (None, "balanced")
@@ -46,17 +46,15 @@ class Scoring:
 
     def metric(self, task: str, column: str, kind: str) -> str | None:
         """The task's primary metric: by task, target column, kind or for all; None keeps the default."""
-        for key in (task, column, kind, "*"):
-            value = self.choices.get(key)
-            if value is None:
-                continue
-            if value in METRICS[kind]:
-                self.used.add(key)
-                return value
-            if key != "*":
-                raise FamilyError(f"{self.source}: data.metric={value!r} (for {key!r}) does not fit task {task!r}, "
-                                  f"which is {kind}: expected one of {METRICS[kind]}")
-        return None
+        found = metric_choice(self.choices, (task, column, kind, "*"), kind)
+        if found is None:
+            return None
+        key, value = found
+        if value not in METRICS[kind]:
+            raise FamilyError(f"{self.source}: data.metric={value!r} (for {key!r}) does not fit task {task!r}, "
+                              f"which is {kind}: expected one of {METRICS[kind]}")
+        self.used.add(key)
+        return value
 
     def check_used(self) -> None:
         """A metric that fits no task was a mistake (``data.metric=rmse`` on classification tasks only)."""

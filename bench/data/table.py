@@ -30,6 +30,8 @@ def read_table(
     every text value (adult.test's labels end in a period: ``strip='.'``).
     """
     path = Path(path).expanduser()
+    if path.is_dir():
+        raise TableError(f"{path} is a folder, expected a table file (CSV, TSV or Parquet) in data.path")
     if not path.is_file():
         raise TableError(f"table file not found: {path}")
     if path.suffix.lower() in PARQUET_SUFFIXES:
@@ -47,11 +49,22 @@ def read_table(
             _check_unique(column_names, f"{path}: data.column_names")
             return _strip(pd.read_csv(path, header=None, names=column_names, **options), strip)
         _check_unique([str(c).strip() for c in first], f"{path}: header")
-        return _strip(pd.read_csv(path, **options), strip)
+        return _one_column_check(_strip(pd.read_csv(path, **options), strip), path, sep)
     except (pd.errors.EmptyDataError, pd.errors.ParserError, UnicodeDecodeError) as error:
-        raise TableError(f"{path}: cannot be read as a table with separator {sep!r}: "
+        raise TableError(f"{path}: cannot be read as a table with separator {sep!r} (data.sep): "
                          f"{str(error).splitlines()[0]} (junk lines at the top: data.skip_rows or data.comment)"
                          ) from error
+
+
+def _one_column_check(frame: pd.DataFrame, path: Path, sep: str) -> pd.DataFrame:
+    """A file that reads as one column whose name holds another separator was read with the wrong one."""
+    if len(frame.columns) == 1:
+        name = str(frame.columns[0])
+        found = next((s for s in (";", "\t", "|", ",", " ") if s != sep and s in name.strip()), None)
+        if found:
+            raise TableError(f"{path}: read with separator {sep!r} the file has one column, {name[:60]!r}; it looks "
+                             f"separated by {found!r}: set \"data.sep='{found}'\"")
+    return frame
 
 
 def _strip(frame: pd.DataFrame, chars: str | None) -> pd.DataFrame:
@@ -95,7 +108,7 @@ def make_table(
     file, or one per file key, e.g. ``{test_path: 1}`` for adult.test's junk first line.
     """
     files = {key: value for key, value in (("path", path), ("val_path", val_path), ("test_path", test_path)) if value}
-    skips = _skips(skip_rows, files)
+    skips = table_skips(skip_rows, files)
     frames = {key: read_table(file, sep, column_names, na_values, skips[key], comment, strip)
               for key, file in files.items()}
     for key, frame in frames.items():
@@ -116,7 +129,7 @@ def make_table(
     return family_from_frame(frame, source, seed, name=f"table-{Path(path).stem}", given_split=given, **table)
 
 
-def _skips(skip_rows: int | Mapping[str, int], files: dict[str, str]) -> dict[str, int]:
+def table_skips(skip_rows: int | Mapping[str, int], files: dict[str, str]) -> dict[str, int]:
     if not isinstance(skip_rows, Mapping):
         return dict.fromkeys(files, int(skip_rows))
     for key in skip_rows:

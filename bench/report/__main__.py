@@ -7,6 +7,7 @@ import os
 import sys
 from pathlib import Path
 
+from bench.report.aggregate import metric_choices
 from bench.report.render import write_reports
 
 
@@ -18,12 +19,22 @@ def main(argv: list[str] | None = None) -> int:
                         help="studies built at once, each in a process of its own (default: one per core)")
     parser.add_argument("--svg", action="store_true", help="write every figure as SVG too, beside its PNG")
     parser.add_argument("studies", nargs="*", help="the studies to include (folders of --experiments); default: all")
+    parser.add_argument("--metric", action="append", default=[], metavar="[KEY=]NAME",
+                        help="the metric to compare on, as data.metric: rmse (every task it fits), or per kind, "
+                             "target column or task, e.g. --metric regression=rmse --metric classification=auc "
+                             "(repeat it); records keep every metric, so nothing re-trains")
     args = parser.parse_args(argv)
+    try:
+        metric = metric_choices(args.metric)
+    except ValueError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
     if not args.experiments.is_dir():
         print(f"error: no experiments folder at {args.experiments}", file=sys.stderr)
         return 1
     try:
-        index = write_reports(args.experiments, args.out, args.studies, jobs=args.jobs, svg=args.svg)
+        index = write_reports(args.experiments, args.out, args.studies, jobs=args.jobs, svg=args.svg,
+                              metric=metric)
     except ValueError as error:
         print(f"error: {error}", file=sys.stderr)
         return 1

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import sys
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
+from bench.metric_names import METRICS, metric_choice
 from bench.report.excess import bayes_frame
 from bench.report.stats import bootstrap_ci
 from bench.results import runs_table, tidy
@@ -34,11 +37,74 @@ class StudyData:
     knobs: list[str]
     notes: tuple[str, ...] = ()  # how the study's records were read: rotated targets, null knobs
     bayes: pd.DataFrame | None = None  # each run's and task's Bayes risk, where its family states one (excess.py)
+    columns: tuple[str, ...] = ()  # the table columns its regression targets come from: the units of its errors
 
     @property
     def keys(self) -> list[str]:
         """The columns that name a condition: the varied knobs, or the study itself when none varies."""
         return self.knobs or ["study"]
+
+
+def metric_choices(items: Sequence[str]) -> dict[str, str]:
+    """``bench.report --metric`` values as choices, checked before any record is read: ``rmse`` (every task it
+    fits) or ``KEY=NAME``, KEY a kind, a target column or a task (``site=s01=mae``: the last ``=`` splits)."""
+    names = METRICS["classification"] + METRICS["regression"]
+    choices = {}
+    for item in items:
+        key, _, name = item.rpartition("=")
+        if name not in names:
+            raise ValueError(f"--metric {item!r}: {name!r} is not a metric; classification: "
+                             f"{', '.join(METRICS['classification'])}; regression: {', '.join(METRICS['regression'])}")
+        choices[key or "*"] = name
+    return choices
+
+
+def target_column(record: dict, task: str) -> str | None:
+    """The table column a task's target comes from (``data.targets``; one column split by ``data.task_column``),
+    or None for families that are not tables."""
+    data = (record.get("config") or {}).get("data") or {}
+    targets = data.get("targets")
+    targets = [targets] if isinstance(targets, str) else list(targets or [])
+    if task in targets:
+        return task
+    return targets[0] if data.get("task_column") and len(targets) == 1 else None
+
+
+def with_primary_metric(records: list[dict], choices: Mapping[str, str] | None) -> list[dict]:
+    """Records whose tasks compare on the metric chosen at report time, where a choice reaches them (by task,
+    target column, kind or for all, as ``data.metric``); other tasks keep the one their run recorded. Every
+    metric is in every record, so nothing re-trains. Raises ValueError when a named choice misfits a task."""
+    if not choices:
+        return records
+    chosen = []
+    for record in records:
+        if record.get("status") != "ok":
+            chosen.append(record)
+            continue
+        descriptors = record.get("descriptors") or {}
+        primary = dict(descriptors.get("primary_metric") or {})
+        for task in record["tasks"]:
+            found = metric_choice(choices, (task["task"], target_column(record, task["task"]), task["kind"], "*"),
+                                  task["kind"])
+            if found is None:
+                continue
+            key, metric = found
+            if metric not in METRICS[task["kind"]]:
+                raise ValueError(f"--metric {key}={metric}: task {task['task']!r} of study {record.get('study')!r} "
+                                 f"is {task['kind']}, expected one of {', '.join(METRICS[task['kind']])}")
+            primary[task["task"]] = metric
+        chosen.append({**record, "descriptors": {**descriptors, "primary_metric": primary}})
+    return chosen
+
+
+def warn_unreached(choices: Mapping[str, str] | None, records: list[dict]) -> None:
+    """One warning per ``--metric`` choice that reached no task of any study read (a misspelt key)."""
+    for key, metric in (choices or {}).items():
+        reached = any(metric_choice({key: metric}, (t["task"], target_column(r, t["task"]), t["kind"], "*"),
+                                    t["kind"]) for r in records if r.get("status") == "ok" for t in r["tasks"])
+        if not reached:
+            print(f"warning: --metric {key + '=' if key != '*' else ''}{metric} reached no task; a key is a kind "
+                  f"({', '.join(METRICS)}), a target column or a task name", file=sys.stderr)
 
 
 def weighting_of(record: dict) -> str | None:
@@ -84,7 +150,9 @@ def study_data(name: str, records: list[dict]) -> StudyData:
         knobs = [k for k in knobs if k != ROTATION_KNOB]
         data = _collapse_rotation(data, rotated)
         notes.insert(0, _rotation_note(records, rotated))
-    return StudyData(name, runs, data, knobs, tuple(notes), bayes_frame(records))
+    columns = sorted({column for r in records if r.get("status") == "ok" for t in r["tasks"]
+                      if t["kind"] == "regression" and (column := target_column(r, t["task"]))})
+    return StudyData(name, runs, data, knobs, tuple(notes), bayes_frame(records), tuple(columns))
 
 
 def _rotation(records: list[dict]) -> list[str]:

@@ -20,12 +20,15 @@ import pandas as pd
 from bench.report.aggregate import BASELINE, StudyData, oriented, summarize, target_scores, task_scores
 from bench.report.claims import MARGINS
 from bench.report.compute import compute_table
-from bench.report.paired import outcome, summarize_differences, task_differences
+from bench.report.paired import direction, outcome, summarize_differences, task_differences, unit
 from bench.report.stats import bootstrap_ci
 from bench.report.study import Section
 from bench.report.tables import interval, knob_text, plain_table
 
 MARGIN = MARGINS["target"]  # a score difference smaller than this is no difference in practice
+# An error in the target's units has no margin of its own: a difference under this multiple of MARGIN of STL's
+# mean error (of the best arm's without STL) is none in practice; MSE, a square, twice as much (issue 21).
+RELATIVE_MARGIN = {"rmse": 1.0, "mae": 1.0, "mse": 2.0}
 CLASSICAL = "sklearn"  # the regime of the scikit-learn anchors (bench/regimes/classical.py)
 FEW_SEEDS = 5  # below this a bootstrap interval is optimistic (see the statistics rules)
 
@@ -45,7 +48,9 @@ class Decision:
     tasks: dict | None  # recommended vs STL per task: win / tie / loss counts
     challenger: pd.Series | None  # the neural arm closest to beating the recommendation: its difference
     classical: pd.Series | None  # the best classical anchor − recommended, when the study has one
-    margin: float = MARGIN
+    margin: float = MARGIN  # in the metric's units (see metric_margin)
+    units: str = ""  # of an error metric and its differences, named from the target column (paired.unit)
+    margin_basis: str = ""  # how an error metric's margin was set (metric_margin); "" for a score's
 
     @property
     def seeds(self) -> int:
@@ -60,6 +65,26 @@ def decision_scores(study: StudyData) -> tuple[pd.DataFrame, str]:
     if tasks.nunique() == 1:
         return scores, "every task"
     return target_scores(study.tidy), "target task"
+
+
+def metric_margin(metric: str, ranked: pd.DataFrame, margin: float = MARGIN) -> tuple[float, str]:
+    """The practical-equivalence margin of ``metric`` in its own units, and how it was set: ``margin`` for a
+    score (accuracy, AUC, R², log loss); for an error metric in the target's units a share of STL's mean error
+    (the best arm's without STL, ``RELATIVE_MARGIN``), since 0.01 of an RMSE is nothing on a target of hundreds
+    and much on one of hundredths."""
+    if metric not in RELATIVE_MARGIN:
+        return margin, ""
+    share = RELATIVE_MARGIN[metric] * margin
+    stl = ranked.loc[ranked["arm"] == BASELINE, "mean"]
+    reference, whose = (stl.iloc[0], "STL's") if len(stl) else (ranked["mean"].iloc[0], "the best arm's")
+    return share * abs(float(reference)), f"{share:.0%} of {whose} mean {metric}"
+
+
+def margin_text(decision: Decision) -> str:
+    """``0.01``, or for an error metric ``0.0736 `score_pts` units (1% of STL's mean rmse)``."""
+    if not decision.margin_basis:
+        return f"{decision.margin:g}"
+    return f"{decision.margin:.3g}{' ' + decision.units if decision.units else ''} ({decision.margin_basis})"
 
 
 def _beats(difference: pd.Series, margin: float) -> bool:
@@ -115,6 +140,7 @@ def decide(study: StudyData, records: list[dict], margin: float = MARGIN) -> lis
     if scores.empty:
         return []
     keys = study.keys
+    columns = list(study.columns)
     classical = set(study.runs.loc[study.runs["regime"] == CLASSICAL, "arm"])
     ranking = _ranking(scores, keys, _steps(study, records), classical)
     arms = sorted(ranking["arm"].unique())
@@ -131,7 +157,8 @@ def decide(study: StudyData, records: list[dict], margin: float = MARGIN) -> lis
             found = pairs.get((*condition, arm, baseline))
             return pd.Series(found, name=arm) if found else None
 
-        decisions.append(_decision(where, metric, measure, ranked, pair, _select(per_task, where, metric), margin))
+        decisions.append(_decision(where, metric, measure, ranked, pair, _select(per_task, where, metric),
+                                   *metric_margin(metric, ranked, margin), unit(metric, columns)))
     return decisions
 
 
@@ -143,7 +170,7 @@ def _select(frame: pd.DataFrame, where: dict, metric: str) -> pd.DataFrame:
 
 
 def _decision(where: dict, metric: str, measure: str, ranked: pd.DataFrame, pair, per_task: pd.DataFrame,
-              margin: float) -> Decision:
+              margin: float, margin_basis: str = "", units: str = "") -> Decision:
     """``pair(arm, baseline)``: the paired difference ``arm − baseline`` (positive: ``arm`` is better), or None
     when no seed pairs them."""
     best = ranked["arm"].iloc[0]
@@ -172,7 +199,8 @@ def _decision(where: dict, metric: str, measure: str, ranked: pd.DataFrame, pair
     classical = pair(anchors["arm"].iloc[0], recommended) if len(anchors) else None
     return Decision(where, metric, measure, ranked, best, versus_best, recommended, versus_stl, tasks,
                     challenger[1].rename(challenger[0]) if challenger else None,
-                    classical.rename(anchors["arm"].iloc[0]) if classical is not None else None, margin)
+                    classical.rename(anchors["arm"].iloc[0]) if classical is not None else None,
+                    margin, units, margin_basis)
 
 
 def _flip(difference: dict) -> dict:
@@ -182,10 +210,10 @@ def _flip(difference: dict) -> dict:
             "outcome": {"win": "loss", "loss": "win"}.get(difference["outcome"], difference["outcome"])}
 
 
-def _difference_text(difference: pd.Series, digits: int = 3) -> str:
+def _difference_text(difference: pd.Series, units: str = "", digits: int = 3) -> str:
     seeds = int(difference["n_pairs"])
-    return (f"{interval(difference['mean'], difference['ci_low'], difference['ci_high'], digits)} over {seeds} "
-            f"paired seed{'s' if seeds != 1 else ''}")
+    return (f"{interval(difference['mean'], difference['ci_low'], difference['ci_high'], digits)}"
+            f"{' ' + units if units else ''} over {seeds} paired seed{'s' if seeds != 1 else ''}")
 
 
 def condition_text(where: dict) -> str:
@@ -193,10 +221,11 @@ def condition_text(where: dict) -> str:
 
 
 def measure_text(decision: Decision) -> str:
-    """What the decision compares: ``the target task's r2`` or ``rmse (mean over every task)``."""
+    """What the decision compares: ``the target task's r2 (higher is better)`` or ``rmse (mean over every task,
+    lower is better)``."""
     if decision.measure == "target task":
-        return f"the target task's {decision.metric}"
-    return f"{decision.metric} (mean over every task)"
+        return f"the target task's {decision.metric} ({direction(decision.metric)})"
+    return f"{decision.metric} (mean over every task, {direction(decision.metric)})"
 
 
 def sentences(decision: Decision) -> list[str]:
@@ -207,22 +236,23 @@ def sentences(decision: Decision) -> list[str]:
     lines = []
     if d.recommended == BASELINE:
         lines.append(f"**Recommended: `{BASELINE}`** (one model per task, the default): no arm beats it by more "
-                     f"than the margin of {d.margin:g} in {what}.")
+                     f"than the margin of {margin_text(d)} in {what}.")
     elif d.versus_stl is not None:
         won = (f", winning {d.tasks['win']} of {sum(d.tasks.values())} tasks (ties {d.tasks['tie']}, losses "
                f"{d.tasks['loss']})") if d.tasks and d.measure == "every task" else ""
         lines.append(f"**Recommended: `{d.recommended}`**: it beats STL in {what} by "
-                     f"{_difference_text(d.versus_stl)}{won}, and no arm beats it by more than the margin of "
-                     f"{d.margin:g}.")
+                     f"{_difference_text(d.versus_stl, d.units)}{won}, and no arm beats it by more than the margin "
+                     f"of {margin_text(d)}.")
     else:
         lines.append(f"**Recommended: `{d.recommended}`**, the cheapest arm that no other beats by more than the "
-                     f"margin of {d.margin:g} in {what} (this study has no STL runs to compare with).")
+                     f"margin of {margin_text(d)} in {what} (this study has no STL runs to compare with).")
     if d.challenger is not None:
-        lines.append(f"Closest rival: `{d.challenger.name}`, {_difference_text(d.challenger)} against it (positive: "
-                     f"`{d.challenger.name}` better): {_sure(d.challenger, d.margin)}.")
+        lines.append(f"Closest rival: `{d.challenger.name}`, {_difference_text(d.challenger, d.units)} against it "
+                     f"(positive: `{d.challenger.name}` better): {_sure(d.challenger, d.margin)}.")
     if d.classical is not None:
-        lines.append(f"Classical anchor: `{d.classical.name}`, {_difference_text(d.classical)} against it "
-                     f"(positive: `{d.classical.name}` better): "
+        best = " (the best mean)" if d.classical.name == d.best else ""
+        lines.append(f"Classical anchor: `{d.classical.name}`{best}, {_difference_text(d.classical, d.units)} against "
+                     f"it (positive: `{d.classical.name}` better): "
                      + ("**it beats the recommendation beyond the margin**; a classical model suffices here."
                         if _beats(d.classical, d.margin) else _sure(d.classical, d.margin) + "."))
     if d.best not in (d.recommended, getattr(d.classical, "name", None)):
@@ -330,18 +360,20 @@ def decision_section(decisions: list[Decision], keys: list[str]) -> Section | No
     summary and a table of the decision in each; then every arm against the best."""
     if not decisions:
         return None
-    margin = decisions[0].margin
+    metrics = {d.metric for d in decisions}
+    on = measure_text(decisions[0]) if len(metrics) == 1 else "each metric's mean over every task"
+    units = "".join(sorted({f" {d.metric} differences are in {d.units}." for d in decisions if d.units}))
     ranking = plain_table(ranking_table(decisions, keys), "ranking", "Every arm against the best",
                           "The paired difference best vs arm (positive: the best is better; for an error metric, the "
                           "arm's error minus the best's), seed by seed over the seeds both finished, with its 95% "
-                          f"bootstrap CI, on {measure_text(decisions[0])}; steps: mean "
-                          "optimisation steps per run, pretraining counted in (what the recommendation calls cheap).",
-                          keys)
+                          f"bootstrap CI, on {on}; steps: mean optimisation steps per run, pretraining counted in "
+                          f"(what the recommendation calls cheap).{units}", keys)
     if len(decisions) == 1:
         return Section("What to do", sentences(decisions[0]), [ranking])
+    margins = "; ".join(sorted({d.margin_basis or f"{d.margin:g}" for d in decisions}))
     table = plain_table(decision_table(decisions, keys), "decision", "The decision in each condition",
                         f"recommended: the cheapest neural arm that no other beats by more than the margin "
-                        f"({margin:g}; STL when nothing beats it), cheapest in steps with pretraining counted in; "
+                        f"({margins}; STL when nothing beats it), cheapest in steps with pretraining counted in; "
                         "its paired difference to STL and the best classical anchor's to it (positive: the first is "
-                        "better), seed by seed with a 95% bootstrap CI (⚠ beats it: beyond the margin).")
+                        f"better), seed by seed with a 95% bootstrap CI (⚠ beats it: beyond the margin).{units}")
     return Section("What to do", [summary(decisions)], [table, ranking])

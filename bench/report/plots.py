@@ -184,9 +184,11 @@ def plot_cd_diagram(result: dict, title: str, stem: Path) -> Path:
 OUTCOME_COLORS = {"win": "#55a868", "loss": "#c44e52", "tie": "#8c8c8c", "n/a": "#bbbbbb"}
 
 
-def plot_per_task(per_task: pd.DataFrame, keys: list[str], title: str, stem: Path) -> Path:
+def plot_per_task(per_task: pd.DataFrame, keys: list[str], title: str, stem: Path,
+                  ylabel: str = "arm − STL (positive is better)") -> Path:
     """Every task's paired difference (mean, 95% CI) sorted, one panel per arm and condition: the distribution
-    over tasks at a glance, however many tasks there are. Task names label the axis when there are few."""
+    over tasks at a glance, however many tasks there are. Task names label the axis when there are few;
+    ``ylabel`` says which way the difference is taken (``STL − arm`` for an error metric)."""
     panels = list(per_task.groupby(["arm", *keys], sort=True))
     fig, axes = plt.subplots(1, len(panels), figsize=(1.5 + 4.2 * len(panels), 4.2), sharey=True, squeeze=False)
     for ax, (label, rows) in zip(axes[0], panels, strict=True):
@@ -206,6 +208,6 @@ def plot_per_task(per_task: pd.DataFrame, keys: list[str], title: str, stem: Pat
         ax.set_title(" | ".join([str(parts[0]), *[f"{k}={_text(v)}" for k, v in zip(keys, parts[1:], strict=True)
                                                   if k != "study"]]))
         ax.grid(alpha=0.3, axis="y")
-    axes[0][0].set_ylabel("arm − STL (positive is better)")
+    axes[0][0].set_ylabel(ylabel)
     fig.suptitle(title, fontsize=12)
     return _save(fig, stem)

@@ -9,6 +9,10 @@ import pandas as pd
 
 SELECTION = ("Every arm uses the same backbone, optimiser, step budget and early stopping; the state kept is "
              "the one with the best validation loss, and the test split is evaluated once, at that state.")
+TARGET_SCALING = ("Regression targets are standardised per task on its training rows, for every arm that trains on "
+                  "them (neural arms, ridge per task); errors (MSE, RMSE, MAE) are reported in the target column's "
+                  "units. The pooled scikit-learn arms pool the targets in those units, so the scaling hands them no "
+                  "task's mean or spread; `ridge_pooled_tasks` gets the task only through its indicator inputs.")
 # The one budget rule for every transfer strategy (bench/regimes/strategies.py), stated wherever TL runs.
 TRANSFER_BUDGET = ("Transfer spends the step budget once per stage, each stage with the same early stopping: "
                    "pretraining on the sources gets `trainer.max_steps`, and adaptation to the target gets "
@@ -60,6 +64,8 @@ def study_protocol(records: list[dict], knobs: list[str]) -> dict[str, str]:
     if moved:
         protocol["also varied"] = ", ".join(f"`data.{key}`: {', '.join(map(str, values))}"
                                             for key, values in moved.items())
+    if any((r.get("descriptors") or {}).get("target_scaling") == "per task" for r in ok):
+        protocol["target scaling"] = TARGET_SCALING
     protocol["selection"] = SELECTION
     if any(r.get("regime") == "tl" for r in records):
         protocol["transfer budget"] = TRANSFER_BUDGET

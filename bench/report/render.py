@@ -9,7 +9,7 @@ from pathlib import Path
 import pandas as pd
 
 from bench.report import plots
-from bench.report.aggregate import StudyData, study_data, task_scores
+from bench.report.aggregate import StudyData, study_data, task_scores, warn_unreached, with_primary_metric
 from bench.report.claims import VERDICT_RULE, claims_table
 from bench.report.decision import decide, decision_section
 from bench.report.page import href, write_index, write_study_page
@@ -156,12 +156,15 @@ def index_markdown(claims: Section, reports: list[StudyReport], versions: Table,
     return "\n".join(lines) + "\n"
 
 
-def write_study(experiments: Path, folder: Path, reports: Path, svg: bool = False) -> tuple[StudyReport, list]:
+def write_study(experiments: Path, folder: Path, reports: Path, svg: bool = False,
+                metric: dict[str, str] | None = None) -> tuple[StudyReport, list]:
     """One study's folder under ``reports``: computed, drawn and written (a job of its own, so that studies
-    can be built side by side). Returns the report and the records it compared (none: no report)."""
+    can be built side by side), compared on ``metric`` (the choice made at report time, ``--metric``,
+    aggregate.metric_choices). Returns the report and the records it compared (none: no report)."""
     plots.VECTOR.on = svg
     found, skipped = scan_records(folder)
     records, dropped = keep_tuned(found)
+    records = with_primary_metric(records, metric)
     if not records:
         return None, []
     report = build_study(folder.name, records, reports / folder.name)
@@ -176,24 +179,26 @@ def write_study(experiments: Path, folder: Path, reports: Path, svg: bool = Fals
     return report, records
 
 
-def _write_studies(experiments: Path, studies: list[Path], reports: Path, jobs: int, svg: bool) -> list[tuple]:
+def _write_studies(experiments: Path, studies: list[Path], reports: Path, jobs: int, svg: bool,
+                   metric: dict[str, str] | None) -> list[tuple]:
     """Every study's ``write_study``, in ``jobs`` processes at once (largest first, so that one big study does
     not start last), in the order of ``studies``."""
     if jobs <= 1 or len(studies) <= 1:
-        return [write_study(experiments, folder, reports, svg) for folder in studies]
+        return [write_study(experiments, folder, reports, svg, metric) for folder in studies]
     largest = sorted(studies, key=lambda folder: -sum(1 for _ in folder.rglob("*.json")))
     with ProcessPoolExecutor(max_workers=min(jobs, len(studies))) as pool:
-        futures = {folder: pool.submit(write_study, experiments, folder, reports, svg) for folder in largest}
+        futures = {folder: pool.submit(write_study, experiments, folder, reports, svg, metric) for folder in largest}
         done = {folder: future.result() for folder, future in futures.items()}
     return [done[folder] for folder in studies]
 
 
 def write_reports(experiments: Path, reports: Path, only: list[str] | None = None,
-                  claim_sentences: list[str] = (), jobs: int = 1, svg: bool = False) -> Path:
+                  claim_sentences: list[str] = (), jobs: int = 1, svg: bool = False,
+                  metric: dict[str, str] | None = None) -> Path:
     """One folder per study under ``reports`` (its ``index.html`` page, ``README.md``, tables, figures) plus
     ``index.md`` and ``index.html``; ``only`` names the studies to include (default: every study folder).
     ``claim_sentences`` (one per claim, issue 23) open the index's decision. ``jobs`` studies are built at
-    once; ``svg`` writes every figure as SVG too."""
+    once; ``svg`` writes every figure as SVG too; ``metric``: the primary metric chosen at report time."""
     plots.VECTOR.on = svg
     reports.mkdir(parents=True, exist_ok=True)
     studies = sorted(p for p in Path(experiments).iterdir() if p.is_dir() and not p.name.startswith("."))
@@ -202,12 +207,13 @@ def write_reports(experiments: Path, reports: Path, only: list[str] | None = Non
         if unknown:
             raise ValueError(f"no study {unknown[0]!r} in {experiments}; studies: {[p.name for p in studies]}")
         studies = [p for p in studies if p.name in only]
-    written = [(report, records) for report, records in _write_studies(experiments, studies, reports, jobs, svg)
-               if report is not None]
+    written = [(report, records) for report, records in
+               _write_studies(experiments, studies, reports, jobs, svg, metric) if report is not None]
     built = [report for report, _ in written]
     by_study = {report.name: records for report, records in written}
 
     all_records = deduplicate([r for records in by_study.values() for r in records])
+    warn_unreached(metric, all_records)
     claims = Section("", tables=[claims_view(claims_table({r.name: r.data for r in built}), VERDICT_RULE)])
     versions = plain_table(software_versions(all_records), "software", "Software versions",
                            "From the records' `versions` field (each run once); a package with several versions "

@@ -14,16 +14,24 @@ from bench.report.excess import EXCESS_RULE, SCOPES, excess_summary, excess_tabl
 from bench.report.methods import methods_report
 from bench.report.paired import (
     OUTCOMES,
+    THIN_EVIDENCE,
+    chance_rate,
+    difference_sense,
+    differences_title,
+    direction,
     friedman,
     measured_differences,
     negative_transfer,
     regime_map,
     summarize_differences,
     task_differences,
+    thin_evidence,
+    unit,
     win_tie_loss,
 )
 from bench.report.plots import plot_cd_diagram, plot_lines, plot_per_task, plot_regime_map, use_log_x
 from bench.report.protocol import code_versions, study_protocol
+from bench.report.selection import CROWDED, selection_table, selection_warnings
 from bench.report.tables import Table, difference_table, interval, plain_table, score_table
 
 DELTA_M_RULE = (
@@ -39,6 +47,11 @@ EVERY_TASK_RULE = (
     "for a binary task whose minority class is under 20%, and R² for regression). Differences are never "
     "pooled across metrics: each metric has its own rows."
 )
+SELECTION_RULE = (
+    "Each neural arm keeps the state with the best validation loss, checked every `trainer.eval_every` steps up to "
+    "`trainer.max_steps`. A state kept at the first check was best before the model trained much; one kept at the "
+    "cap was still improving. Where half an arm's states or more sit at either end, the comparison says more about "
+    "the budget than about the arm: the headline warns and names the setting to change.")
 PER_TASK_ROWS = 20  # more tasks than this: a per-task figure and per_task.csv instead of a table row each
 MAX_PER_TASK_PANELS = 4  # conditions drawn in the per-task figure (where it replaces the per-task table)
 OUTCOME_RULE = ("outcome: **win** / **loss** when the 95% CI of the paired difference lies above / below zero, "
@@ -98,15 +111,20 @@ def _figures_by_knob(study: StudyData, table: pd.DataFrame, ylabel: str, stem: s
     return found
 
 
+def _seeds(study: StudyData) -> str:
+    n = study.tidy["seed"].nunique()
+    return f"{n} seed{'s' if n != 1 else ''}"
+
+
 def _ranking_section(study: StudyData, figures: Path) -> Section:
     section = Section("Ranking across conditions and tasks (Friedman test, critical-difference diagram)")
     section.text.append(
         "Arms are ranked within each block, one seed (blocks must be independent, and a seed's conditions and "
         "tasks share its data draw): each arm's primary metric averaged over the seed's (condition, task) "
         "cells that every ranked arm reports; rank 1 is best. Then the Friedman test and the Nemenyi critical "
-        "difference at α = 0.05 (Demšar 2006): arms joined by a bar differ by less than the CD. With 10 "
-        "seeds the CD is wide: it is a coarse ranking. TL reports its target task only, so the arms that "
-        "report every task are also ranked on every task without it.")
+        "difference at α = 0.05 (Demšar 2006): arms joined by a bar differ by less than the CD. With "
+        f"{_seeds(study)} the CD is wide: it is a coarse ranking. TL reports its target task only, so the arms "
+        "that report every task are also ranked on every task without it.")
     scores = task_scores(study.tidy)
     tasks_per_arm = scores.groupby("arm")["task"].nunique()
     complete = sorted(tasks_per_arm.index[tasks_per_arm == tasks_per_arm.max()])
@@ -192,7 +210,7 @@ def build_study(name: str, records: list[dict], folder: Path) -> StudyReport:
             "STL; see tidy.csv."]))
     else:
         study.tidy.to_csv(folder / "tidy.csv", index=False)
-        report.sections += _result_sections(study, figures, report)
+        report.sections += _result_sections(study, figures, report, records)
         compute = compute_view(study, records)
         if compute:
             text, table = compute
@@ -216,12 +234,22 @@ def build_study(name: str, records: list[dict], folder: Path) -> StudyReport:
     return report
 
 
-def _result_sections(study: StudyData, figures: Path, report: StudyReport) -> list[Section]:
-    sections = [_every_task_section(study, figures, report), _target_section(study, figures),
-                *_excess_sections(study, figures)]
+def _result_sections(study: StudyData, figures: Path, report: StudyReport, records: list[dict]) -> list[Section]:
+    headline = _every_task_section(study, figures, report)
+    sections = [headline, _target_section(study, figures), *_excess_sections(study, figures)]
     if len(study.knobs) == 2:
         sections.append(_map_section(study, target_scores(study.tidy), figures, report))
     sections.append(_ranking_section(study, figures))
+    selection = selection_table(study, records)
+    if len(selection):
+        headline.text += selection_warnings(selection)  # where the reader looks first
+        sections.append(Section("Where model selection stopped", [SELECTION_RULE], [plain_table(
+            selection.assign(at_first=selection["at_first"].map("{:.0%}".format),
+                             at_cap=selection["at_cap"].map("{:.0%}".format)),
+            "selection", "Selected states at either end of the budget",
+            "states: (run, selection group) pairs; at_first: the share selected at the first validation (step "
+            "`first` = trainer.eval_every), at_cap: at the step cap (`cap` = trainer.max_steps); ⚠ from "
+            f"{CROWDED:.0%}.")]))
     return sections
 
 
@@ -239,7 +267,7 @@ def _every_task_section(study: StudyData, figures: Path, report: StudyReport) ->
     per_task = summarize_differences(task_differences(scores, keys), keys)
     per_task.to_csv(report.folder / "per_task.csv", index=False)
     outcomes = task_outcomes(per_task, keys)
-    section.text += headline(overall, delta, outcomes, keys)
+    section.text += headline(overall, delta, outcomes, keys, study.columns)
 
     summary = summarize(scores, keys, over_tasks=True)
     expected = study.runs.dropna(subset=keys).groupby(keys)["seed"].nunique()
@@ -249,34 +277,40 @@ def _every_task_section(study: StudyData, figures: Path, report: StudyReport) ->
         "over seeds; n = seeds with a finished run. TL reports its target task only, so its mean is that task's.",
         title="Every task: test primary metric"))
     section.tables.append(difference_table(
-        overall, keys, 4, "paired_every_task", "Every task: arm − STL (positive is better)",
+        overall, keys, 4, "paired_every_task", f"Every task: {differences_title(metrics)}",
         _paired_caption("Per seed, the mean over the tasks both runs report of the paired difference arm − STL "
-                        "of each task's primary metric (STL − arm for an error metric), so positive is better; "
-                        "n tasks says over how many.")))
+                        "of each task's primary metric (STL − arm for an error metric), so positive favours the arm; "
+                        f"n tasks says over how many.{_units_note(metrics, study.columns)}")))
     section.tables.append(difference_table(
         delta, keys, 1, "delta_m", "Δm% against STL (positive is better)", _paired_caption(DELTA_M_RULE)))
     section.tables.append(plain_table(
         outcomes, "task_outcomes", "Tasks won, tied and lost against STL",
         "Per task, the 95% bootstrap CI over seeds of its paired difference decides: win above zero, loss below, "
-        "tie otherwise (n/a: one seed). The distribution of the per-task differences is in per_task.csv and the "
-        "per-task figure.", keys))
+        "tie otherwise (n/a: one seed). by chance: the wins (and as many losses) that tasks with no effect at all "
+        "would give at this many seeds (1 in 8 tasks each way at 3 seeds, 2^-n below 5). The distribution of the "
+        "per-task differences is in per_task.csv and the per-task figure.", keys))
     if per_task["task"].nunique() <= PER_TASK_ROWS:
         section.tables.append(difference_table(
-            per_task, keys, 4, "per_task", "Per task: arm − STL (positive is better)",
-            _paired_caption("Each task's paired difference arm − STL of its primary metric.")))
+            per_task, keys, 4, "per_task", f"Per task: {differences_title(metrics)}",
+            _paired_caption("Each task's paired difference of its primary metric, arm − STL (STL − arm for an error "
+                            f"metric), so positive favours the arm.{_units_note(metrics, study.columns)}")))
     conditions = per_task.groupby(keys).ngroups if len(per_task) else 0
     # The per-task figure shows the distribution over tasks where a table cannot: many tasks, or the one
     # condition of a user's table; a few tasks over several conditions are in the per-task table.
     many = per_task["task"].nunique() > PER_TASK_ROWS if len(per_task) else False
     if 0 < conditions <= MAX_PER_TASK_PANELS and (many or conditions == 1):
         for metric, rows in per_task.groupby("metric"):
-            path = plot_per_task(rows, keys, f"{study.name}: per-task {metric}, arm − STL",
-                                 figures / f"per_task_{metric}")
-            section.figures.append(Figure(path, f"Every task's paired difference arm − STL of its test {metric} "
-                                                "(positive is better), mean over seeds with its 95% bootstrap CI, "
-                                                "tasks sorted; green: win, red: loss, grey: tie."))
+            sense, units = difference_sense(metric), unit(metric, study.columns)
+            ylabel = f"{sense} {metric}{f' ({units})' if units else ''}\npositive favours the arm".replace("`", "")
+            path = plot_per_task(rows, keys, f"{study.name}: per-task {metric}, {sense}",
+                                 figures / f"per_task_{metric}", ylabel=ylabel)
+            section.figures.append(Figure(path, f"Every task's paired difference {sense} of its test {metric} "
+                                                f"({direction(metric)}, so positive favours the arm"
+                                                f"{f'; in {units}' if units else ''}), mean over seeds with its 95% "
+                                                "bootstrap CI, tasks sorted; green: win, red: loss, grey: tie."))
     for metric, rows in overall.groupby("metric"):
-        section.figures += _figures_by_knob(study, rows, f"every task {metric}: arm − STL", f"every_task_{metric}",
+        section.figures += _figures_by_knob(study, rows, f"every task {metric}: {difference_sense(metric)}",
+                                            f"every_task_{metric}",
                                             figures, f"mean over tasks of the paired difference of {metric}",
                                             zero_line=True)
     counts = pd.concat([*(win_tie_loss(rows).assign(measure=f"every task: {metric}")
@@ -291,32 +325,50 @@ def _every_task_section(study: StudyData, figures: Path, report: StudyReport) ->
 
 
 def task_outcomes(per_task: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
-    """Per arm, condition and metric: how many tasks the arm wins, ties and loses against STL."""
+    """Per arm, condition and metric: how many tasks the arm wins, ties and loses against STL, and how many
+    wins (as many losses) tasks with no effect at all would give by chance at that many seeds."""
     columns = ["arm", *keys, "metric"]
     if per_task.empty:
-        return pd.DataFrame(columns=[*columns, *OUTCOMES, "median difference"])
+        return pd.DataFrame(columns=[*columns, *OUTCOMES, "by chance", "median difference"])
     counts = pd.crosstab([per_task[c] for c in columns], per_task["outcome"]).reindex(columns=OUTCOMES, fill_value=0)
-    medians = per_task.groupby(columns)["mean"].median().rename("median difference")
-    table = counts.join(medians).reset_index().rename_axis(columns=None)
+    grouped = per_task.groupby(columns)
+    chance = grouped["n_pairs"].agg(lambda n: round(len(n) * chance_rate(int(n.max())), 1)).rename("by chance")
+    table = counts.join(chance).join(grouped["mean"].median().rename("median difference"))
+    table = table.reset_index().rename_axis(columns=None)
     return table.loc[:, [c for c in table.columns if c != "n/a" or table["n/a"].sum() > 0]]
 
 
-def headline(overall: pd.DataFrame, delta: pd.DataFrame, outcomes: pd.DataFrame, keys: list[str]) -> list[str]:
-    """One sentence per arm and metric when the study has a single condition (a user's table)."""
+def headline(overall: pd.DataFrame, delta: pd.DataFrame, outcomes: pd.DataFrame, keys: list[str],
+             columns: tuple[str, ...] = ()) -> list[str]:
+    """One sentence per arm and metric when the study has a single condition (a user's table): which way the
+    difference is taken and in which units, the per-task counts beside what chance gives, and, below
+    ``THIN_EVIDENCE`` seeds, a first line that says the evidence is thin."""
     if len(overall) == 0 or overall.groupby(keys).ngroups != 1:
         return []
-    lines = []
+    fewest = int(overall["n_pairs"].min())
+    lines = [thin_evidence(fewest)] if fewest < THIN_EVIDENCE else []
     for row in overall.itertuples(index=False):
         counts = outcomes[(outcomes["arm"] == row.arm) & (outcomes["metric"] == row.metric)]
-        tasks = (f"; per task it wins {int(counts['win'].iloc[0])}, ties {int(counts['tie'].iloc[0])} and loses "
-                 f"{int(counts['loss'].iloc[0])}") if len(counts) else ""
+        tasks = ((f"; per task it wins {int(counts['win'].iloc[0])}, ties {int(counts['tie'].iloc[0])} and loses "
+                 f"{int(counts['loss'].iloc[0])}, where tasks with no effect at all would give about "
+                 f"{counts['by chance'].iloc[0]:g} wins and as many losses by chance at {row.n_pairs} seed(s)")
+                if len(counts) else "")
         change = delta[delta["arm"] == row.arm]
         relative = (f"; Δm% {interval(change['mean'].iloc[0], change['ci_low'].iloc[0], change['ci_high'].iloc[0], 1)}"
-                    if len(change) else "")
-        lines.append(f"**{row.arm} vs STL**, {row.metric} over {row.n_tasks} task(s): mean difference "
-                     f"{interval(row.mean, row.ci_low, row.ci_high, 4)} over {row.n_pairs} seed(s), "
-                     f"**{row.outcome}**{tasks}{relative}.")
+                    " (positive is better)" if len(change) else "")
+        units = unit(row.metric, columns)
+        verdict = f"**{row.outcome}**" if row.n_pairs >= THIN_EVIDENCE else f"{row.outcome} (thin evidence)"
+        lines.append(f"**{row.arm} vs STL**, {row.metric} over {row.n_tasks} task(s), {direction(row.metric)}: "
+                     f"{difference_sense(row.metric, row.arm)} = {interval(row.mean, row.ci_low, row.ci_high, 4)}"
+                     f"{f' {units}' if units else ''} over {row.n_pairs} seed(s), positive favours {row.arm}: "
+                     f"{verdict}{tasks}{relative}.")
     return lines
+
+
+def _units_note(metrics: list[str], columns: tuple[str, ...]) -> str:
+    """Where an error metric's differences are in the target's units, say which."""
+    found = [f"{metric} in {unit(metric, columns)}" for metric in metrics if unit(metric, columns)]
+    return f" Units: {'; '.join(found)}." if found else ""
 
 
 def _target_section(study: StudyData, figures: Path) -> Section:
@@ -334,7 +386,7 @@ def _target_section(study: StudyData, figures: Path) -> Section:
         f"Mean over seeds of the target task's test {metric} with its 95% bootstrap CI over seeds; n = seeds "
         "with a finished run (n=k/K ⚠: seeds missing, see Missing runs)."))
     section.tables.append(difference_table(
-        target, keys, 3, "paired_target", f"Target-task {metric}: arm − STL",
+        target, keys, 3, "paired_target", f"Target-task {metric}: {differences_title(scores['metric'].unique())}",
         _paired_caption(f"Paired difference arm − STL of the target task's test {metric}, seed by seed "
                         "(positive: the arm beats STL; STL − arm for an error metric).")))
     gaps = negative_transfer(target)

@@ -68,6 +68,15 @@ def check(cfg: DictConfig, evaluation_seeds: list[int]) -> None:
             raise TuningError(f"{key} lists values and tuning chooses it too: give one value, or tuning=untuned")
 
 
+def scored_objective(cfg: DictConfig) -> str:
+    """``tuning.objective``, but ``target`` on a user's table that names no target (``data.targets`` without
+    ``data.target``, ``data.target_draw`` or ``data.target_size``) scores every task: its first task is the
+    target by default only, and its few validation rows would choose every arm's setting."""
+    data = cfg.data
+    unnamed = "targets" in data and all(data.get(key) is None for key in ("target", "target_draw", "target_size"))
+    return "every_task" if cfg.tuning.objective == "target" and unnamed else cfg.tuning.objective
+
+
 def arm_name(regime) -> str:
     """The arm a choice belongs to, as the report labels it (``tl-full``), MTL's weighting added (``mtl/pcgrad``)."""
     name = f"{regime.name}-{regime.strategy}" if getattr(regime, "strategy", None) else regime.name
@@ -76,11 +85,12 @@ def arm_name(regime) -> str:
 
 
 def describe(choice: dict) -> str:
-    """``arm tl-full, 8 trials (grid) x 2 seeds: trainer.lr=0.01 ... (validation 0.912; on the edge: ...)``"""
+    """``arm tl-full, 8 trials (grid) x 2 seeds, objective target: trainer.lr=0.01 ... (validation 0.912; ...)``"""
     chosen = " ".join(f"{key}={value}" for key, value in choice["chosen"].items())
     edge = f"; on the edge of its space: {', '.join(choice['on_edge'])}" if choice["on_edge"] else ""
     return (f"arm {choice['arm']}, {len(choice['trials'])} trials ({choice['method']}) x "
-            f"{len(choice['tuning']['seeds'])} seeds: {chosen} (validation {choice['value']:.4f}{edge})")
+            f"{len(choice['tuning']['seeds'])} seeds, objective {choice['tuning']['objective']}: {chosen} "
+            f"(validation {choice['value']:.4f}{edge})")
 
 
 def with_setting(cfg: DictConfig, setting: dict, arm: str) -> DictConfig:
@@ -131,7 +141,9 @@ def choose(cfg: DictConfig, arm: str, defining: dict, train: Trainer, folder: Pa
     ``train(cfg, members)`` returns the records (stored, without test metrics) of ``members`` under ``cfg``."""
     tuning = cfg.tuning
     dimensions = arm_space(OmegaConf.to_container(tuning.space), OmegaConf.to_container(tuning.arms or {}), arm)
-    defined = {"condition": condition(defining, dimensions), "arm": arm, "tuning": spec(tuning, arm)}
+    objective = scored_objective(cfg)
+    defined = {"condition": condition(defining, dimensions), "arm": arm,
+               "tuning": {**spec(tuning, arm), "objective": objective}}
     choice_id = run_id(defined)
     stored = read_choice(record_path(folder, choice_id), dimensions)
     if stored is not None:
@@ -139,7 +151,7 @@ def choose(cfg: DictConfig, arm: str, defining: dict, train: Trainer, folder: Pa
     search = Search(dimensions, tuning.trials, tuning.rounds, seed=int(tuning.seeds[0]), arm=arm)
     started, trials = time.perf_counter(), []
     for settings in search.batches():
-        results = [_trial(records, tuning.objective) for records in _train_settings(cfg, settings, arm, train)]
+        results = [_trial(records, objective) for records in _train_settings(cfg, settings, arm, train)]
         search.tell([result["value"] for result in results])
         trials += [{"number": len(trials) + i, "setting": setting, **result}
                    for i, (setting, result) in enumerate(zip(settings, results, strict=True))]

@@ -50,15 +50,20 @@ class CoveringSweeper(BasicSweeper):
             register_parallel_backend("loky", loky)
 
     def validate_batch_is_legal(self, batch: Sequence[Sequence[str]]) -> None:
-        """Compose the covering jobs and check their values and memory (bench.checks, bench.size_guard):
-        a bad swept value stops the sweep with one line before any job trains."""
+        """Compose the covering jobs and check their values, memory and table (bench.checks, bench.size_guard,
+        bench.data.layout): a bad swept value stops the sweep with one line before any job trains."""
         from bench.checks import ConfigError, check_config
+        from bench.preflight import table_warnings
         from bench.size_guard import FamilyTooLarge, check_size
 
+        warned: set[str] = set()
         for overrides in covering_jobs(batch):
             job = self.hydra_context.config_loader.load_sweep_config(self.config, list(overrides))
             try:
                 check_config(job, overrides)
                 check_size(job)
+                for warning in set(table_warnings(job)) - warned:  # once per sweep, not once per job
+                    print(f"warning: {warning}", file=sys.stderr, flush=True)
+                    warned.add(warning)
             except (ConfigError, FamilyTooLarge) as error:
                 sys.exit(f"error: {error} (in the sweep's job {' '.join(overrides)})")
