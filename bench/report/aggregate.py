@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -32,6 +32,7 @@ class StudyData:
     tidy: pd.DataFrame
     knobs: list[str]
     notes: tuple[str, ...] = ()  # how the study's records were read: rotated targets, null knobs
+    tuning_sets: dict[int, int] = field(default_factory=dict)  # seed -> the tuning-seed set whose choice it used
 
     @property
     def keys(self) -> list[str]:
@@ -82,7 +83,9 @@ def study_data(name: str, records: list[dict]) -> StudyData:
         knobs = [k for k in knobs if k != ROTATION_KNOB]
         data = _collapse_rotation(data, rotated)
         notes.insert(0, _rotation_note(records, rotated))
-    return StudyData(name, runs, data, knobs, tuple(notes))
+    sets = {r["seed"]: r["tuning"]["set"] for r in records
+            if r.get("status") == "ok" and isinstance(r.get("tuning"), dict) and "set" in r["tuning"]}
+    return StudyData(name, runs, data, knobs, tuple(notes), sets)
 
 
 def _rotation(records: list[dict]) -> list[str]:

@@ -28,7 +28,8 @@ table.data tr:nth-child(even) td { background: #fafafa; }
 .v-win, .v-supported { background: #dff0d8 !important; font-weight: 600; }
 .v-loss, .v-contradicted { background: #f7dcdc !important; font-weight: 600; }
 .v-tie, .v-inconclusive { color: #555; } .v-not-run { color: #999; font-style: italic; }
-.v-no-effect { color: #31708f; font-weight: 600; }
+.v-no-effect { color: #31708f; font-weight: 600; } .v-premise-fails { color: #6a4c93; font-weight: 600; }
+.v-underpowered { color: #555; }
 .v-descriptive { color: #31588a; }
 dl.protocol { display: grid; grid-template-columns: max-content 1fr; gap: .15rem 1rem; font-size: .92rem; }
 dl.protocol dt { font-weight: 600; } dl.protocol dd { margin: 0; }
@@ -73,8 +74,8 @@ def study_html(report: StudyReport, root: Path) -> str:
             f'<dl class="protocol">{protocol}</dl>{links}{body}</section>')
 
 
-def write_page(path: Path, claims: Table, reports: list[StudyReport], overall: Section, versions: Table,
-               statistics: list[str]) -> Path:
+def write_page(path: Path, claims: Table, reading: Section, reports: list[StudyReport], overall: Section,
+               versions: Table, statistics: list[str]) -> Path:
     root = path.parent
     maps = [r.regime_map for r in reports if r.regime_map is not None]
     nav = ['<a href="#claims">Claims</a>', '<a href="#map">Regime map</a>', '<a href="#overall">All studies</a>']
@@ -95,6 +96,7 @@ backbone), and any other transfer strategy as <code>tl-&lt;strategy&gt;</code> (
 <code>partial</code>, <code>bss</code>).</p>
 <nav>{" ".join(nav)}</nav>
 <h2 id="claims">Claims</h2>{table_html(claims)}
+{section_html(reading, root)}
 <h2 id="map">Regime map</h2>{map_html}
 <h2 id="overall">All studies together</h2>{section_html(Section("", overall.text, overall.tables,
                                                                  overall.figures), root)}

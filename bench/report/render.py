@@ -7,13 +7,14 @@ from pathlib import Path
 import pandas as pd
 
 from bench.report.aggregate import StudyData, study_data, task_scores
-from bench.report.claims import VERDICT_RULE, claims_table
+from bench.report.claims import HOW_TO_READ, claims_table, claims_view, needs_more_seeds
+from bench.report.claims_figure import plot_claims
 from bench.report.page import write_page
 from bench.report.paired import friedman, measured_differences, summarize_differences, win_tie_loss
 from bench.report.plots import plot_cd_diagram
 from bench.report.protocol import software_versions
 from bench.report.study import Figure, Section, StudyReport, build_study
-from bench.report.tables import Table, claims_view, plain_table
+from bench.report.tables import Table, plain_table
 from bench.report.tuning import add_tuning, keep_tuned, load_choices, tuning_label
 from bench.results import load_records
 from bench.results.scan import deduplicate
@@ -21,9 +22,10 @@ from bench.results.scan import deduplicate
 STATISTICS = [
     "Seeds are paired: one seed fixes the data draw and the initialisation for every arm of a condition, so "
     "arms are compared seed by seed (arm − STL) on the seeds both finished; tables say how many (n pairs).",
-    "Every interval is a 95% bootstrap CI over seeds (4000 resamples, fixed generator), expanded for small "
-    "samples after Hesterberg (2015) so that 5 seeds still cover about 95%. A bootstrap interval cannot "
-    "reach beyond the observed seeds, so with fewer than 5 seeds treat it as optimistic.",
+    "Every interval of the study tables is a 95% bootstrap CI over seeds (4000 resamples, fixed generator), "
+    "expanded for small samples after Hesterberg (2015) so that 5 seeds still cover about 95%. A bootstrap interval "
+    "cannot reach beyond the observed seeds, so with fewer than 5 seeds treat it as optimistic. The claims' verdicts "
+    "read simultaneous Student-t intervals instead (Claims, How to read; docs/statistics.md).",
     "p-values are two-sided Wilcoxon signed-rank tests on the paired differences, Holm-adjusted over all the "
     "comparisons of one table.",
     "A failed or absent run is listed under Missing runs of its study and flagged (n=k/K ⚠) in the tables; "
@@ -116,11 +118,21 @@ def _blocks(study: StudyData) -> pd.DataFrame:
     return scores.assign(block=study.name + " | " + scores[study.keys].astype(str).agg(",".join, axis=1))
 
 
-def index_markdown(claims: Table, reports: list[StudyReport], versions: Table, experiments: Path) -> str:
+def claims_reading(table: pd.DataFrame, reports: Path) -> Section:
+    """Under the claims table: which rows need more seeds, the claims figure, and how to read the rule."""
+    path = plot_claims(table, reports / "figures" / "claims")
+    figures = [Figure(path, "One panel per answered claim row: arm − STL along its knob, the band its simultaneous "
+                            "interval, the margin shaded grey, the verdict in the title.")] if path else []
+    return Section("How to read", [needs_more_seeds(table), *HOW_TO_READ], figures=figures)
+
+
+def index_markdown(claims: Table, reading: Section, reports: list[StudyReport], versions: Table,
+                   experiments: Path) -> str:
     lines = ["# mtl-transfer-bench report", "",
              "The full report with every figure is [index.html](index.html). Each study sweeps the knob of one "
              "claim over every regime with paired seeds (see conf/study/).", "", "## Claims", "",
-             claims.markdown(), "## Studies", ""]
+             claims.markdown(), "### How to read", "", *[f"- {text}" for text in reading.text], "",
+             *[f"![{f.caption}](figures/{f.path.name})" for f in reading.figures], "", "## Studies", ""]
     for report in reports:
         lines.append(f"- [{report.name}]({report.name}/README.md): varies {report.protocol['varied']}; "
                      f"{report.protocol['runs']}; {tuning_label(report.protocol)}")
@@ -153,13 +165,14 @@ def write_reports(experiments: Path, reports: Path, only: list[str] | None = Non
         built.append(report)
 
     all_records = deduplicate([r for records in by_study.values() for r in records])
-    claims = claims_view(claims_table({r.name: r.data for r in built}), VERDICT_RULE)
+    table = claims_table({r.name: r.data for r in built})
+    claims, reading = claims_view(table), claims_reading(table, reports)
     versions = plain_table(software_versions(all_records), "software", "Software versions",
                            "From the records' `versions` field (each run once); a package with several versions "
                            "lists each.")
     overall = _overall_section(built, by_study, reports)
     for table in (claims, versions, *overall.tables):
         table.write(reports / "tables")
-    (reports / "index.md").write_text(index_markdown(claims, built, versions, experiments))
-    write_page(reports / "index.html", claims, built, overall, versions, STATISTICS)
+    (reports / "index.md").write_text(index_markdown(claims, reading, built, versions, experiments))
+    write_page(reports / "index.html", claims, reading, built, overall, versions, STATISTICS)
     return reports / "index.html"

@@ -44,8 +44,8 @@ def _escape(text: str) -> str:
 
 def _mark_outcomes(body: str) -> str:
     """Colour the verdict words so a reader's eye finds them (CSS classes in the page's style sheet)."""
-    for word in ("win", "loss", "tie", "supported", "contradicted", "inconclusive", "not run", "descriptive",
-                 "no effect"):
+    for word in ("win", "loss", "tie", "supported", "contradicted", "underpowered", "premise fails", "not run",
+                 "descriptive", "no effect"):
         body = body.replace(f"<td>{word}</td>", f'<td class="v-{word.replace(" ", "-")}">{word}</td>')
     return body
 
@@ -118,42 +118,3 @@ def plain_table(frame: pd.DataFrame, name: str, title: str, caption: str, keys: 
         elif pd.api.types.is_float_dtype(shown[column]):
             shown[column] = shown[column].map(lambda v: number(v, 3))
     return Table(name, title, caption, shown)
-
-
-def _evidence(cell, knob_value) -> str:
-    if not isinstance(cell, tuple):
-        return "—"
-    mean, low, high, n = cell
-    return f"{knob_text(knob_value)}: {interval(mean, low, high)} (n={n})"
-
-
-def claims_view(claims: pd.DataFrame, rule: str) -> Table:
-    """One row per claim and arm: what was predicted, the measured trend with its CI, end points, verdict."""
-    rows = []
-    for _, row in claims.iterrows():
-        if row["verdict"] == "descriptive":
-            mean, low, high, n = row["pooled"]
-            measured = (f"MTL beats TL in {int(row['win'])}, ties in {int(row['tie'])}, loses in "
-                        f"{int(row['loss'])} conditions; pooled mean MTL − TL {interval(mean, low, high)} "
-                        f"over {n} pairs")
-            low = high = "—"
-            change = overall = "—"
-        elif isinstance(row.get("low"), tuple):
-            measured = f"{interval(row['slope'], row['slope_low'], row['slope_high'])} {row['unit']}"
-            low, high = _evidence(row["low"], row["low_knob"]), _evidence(row["high"], row["high_knob"])
-            change = (f"{interval(row['change'], row['change_low'], row['change_high'])} "
-                      f"(margin ±{row['margin']:g}, n={int(row['n_units'])})")
-            overall = f"{row['overall']}: {interval(row['overall_mean'], row['overall_low'], row['overall_high'])}"
-        else:
-            measured, low, high, change, overall = "—", "—", "—", "—", "—"
-        rows.append({"claim": int(row["claim"]), "prediction tested": row["prediction"], "study": row["study"],
-                     "arm": row["arm"], "change, smallest to largest knob [simultaneous CI]": change,
-                     "verdict": row["verdict"], "overall vs STL": overall, "trend [95% CI]": measured,
-                     "at the smallest knob": low, "at the largest knob": high,
-                     "note": row["note"] if isinstance(row.get("note"), str) else ""})
-    levels = claims["level"].dropna() if "level" in claims else pd.Series(dtype=float)
-    adjusted = f" Here k = {len(levels)}: each CI of the change and of overall is at {levels.iloc[0]:.2%}." \
-        if len(levels) else ""
-    caption = (f"{rule}{adjusted} Differences at the end points are arm − STL in the claim's measure, with 95% "
-               "CI and the number of pairs.")
-    return Table("claims", "Claims under test (DESIGN.md section 1)", caption, pd.DataFrame(rows))
