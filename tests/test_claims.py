@@ -48,7 +48,7 @@ def _row(table, arm="tl-full"):
 
 
 def _estimate(mean: float, half: float, n: int = 10) -> Estimate:
-    return Estimate(mean, mean - half, mean + half, n, 1.0)
+    return Estimate(mean, mean - half, mean + half, n, 1.0, LEVEL)
 
 
 @pytest.mark.parametrize(("low", "high", "change", "best", "expected"), [

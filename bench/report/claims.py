@@ -98,7 +98,6 @@ DESCRIPTIVE_CLAIM = (6, "MTL shares information across tasks learned together; T
 # verdict of `make bench` stays the same when `make bench-full` adds studies.
 FAMILY_SIZE = 3 * sum(len(claim.arms) for claim in CLAIMS)
 LEVEL = simultaneous_level(FAMILY_SIZE, FAMILY_LEVEL)
-OUTCOMES = ("supported", "contradicted", "no effect", "premise fails", "underpowered")
 
 HOW_TO_READ = [
     "Each row tests one prediction on its study, from the paired difference **arm − STL**, seed by seed "
@@ -139,18 +138,19 @@ class Estimate:
     high: float
     n: int
     sd: float
+    level: float
 
     @property
     def resolves(self) -> float:
         """The interval's half width: the smallest mean these seeds can tell from zero."""
-        return half_width(self.sd, self.n, LEVEL)
+        return half_width(self.sd, self.n, self.level)
 
 
 def estimate(values, level: float = LEVEL) -> Estimate:
     values = np.asarray(values, dtype=float)
     low, high = t_interval(values, level)
     return Estimate(float(values.mean()) if len(values) else math.nan, low, high, len(values),
-                    float(values.std(ddof=1)) if len(values) > 1 else math.nan)
+                    float(values.std(ddof=1)) if len(values) > 1 else math.nan, level)
 
 
 def per_unit(differences: pd.DataFrame, knob: str, keys: list[str]) -> pd.DataFrame:
@@ -261,6 +261,9 @@ def evaluate_claim(claim: Claim, studies: dict[str, StudyData], evidence: Eviden
         mine = differences[differences["arm"] == arm]
         if mine.empty:
             rows.append(_row(claim, arm, verdict="not run", note=f"no `{arm}` runs paired with {claim.baseline}"))
+            continue
+        if mine[claim.knob].nunique() < 2:
+            rows.append(_row(claim, arm, verdict="not run", note=f"`{arm}` ran at one `{claim.knob}` only"))
             continue
         row = measure_arm(claim, arm, mine, study)
         row["evidence"] = evidence(claim, arm, study) if evidence else []
