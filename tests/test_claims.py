@@ -27,15 +27,17 @@ from tests.test_report import _record
 SIZES = (8, 32, 128)
 
 
-def _target_study(gain, noise: float = 0.001, seeds: int = 10, sets: int = 0):
+def _target_study(gain, noise: float = 0.001, seeds: int = 10, sets: int = 0, bayes: float | None = None):
     """A target_size study: STL, and both TL arms at STL's target R² plus ``gain(size, seed)`` and noise; with
-    ``sets``, seed s trained with tuning-seed set s mod sets."""
+    ``sets``, seed s trained with tuning-seed set s mod sets; with ``bayes``, every task states that Bayes risk."""
     rng = np.random.default_rng(0)
     records = []
     for size in SIZES:
         for seed in range(seeds):
             base = 0.5 + 0.01 * seed
             tuning = {"tuning": {"set": seed % sets}} if sets else {}
+            if bayes is not None:
+                tuning["descriptors"] = {"bayes_risk": {f"task{t}": bayes for t in range(3)}}
             records.append(_record("target_size", "stl", None, seed, {"target_size": size}, base) | tuning)
             for strategy in ("full", "linear_probe"):
                 value = base + gain(size, seed) + noise * rng.standard_normal()
@@ -126,10 +128,13 @@ def test_a_claim_without_its_study_says_not_run():
     assert "target_size" in rows[0]["note"]
 
 
-def test_evidence_lines_reach_the_table():
-    table = claims_table({"target_size": _target_study(lambda size, seed: 0.1)},
-                         evidence=lambda claim, arm, study: [f"excess risk of {arm}: 0.1"])
-    assert "excess risk of tl-full: 0.1" in claims_view(table).frame.set_index("arm").loc["tl-full", "seeds"]
+def test_excess_risk_reaches_the_table_where_the_family_states_a_bayes_risk():
+    """Issue 18's evidence: each arm's and STL's excess risk over the Bayes risk at both ends, in the last column."""
+    table = claims_table({"target_size": _target_study(lambda size, seed: 0.1, bayes=0.05)})
+    shown = claims_view(table).frame.set_index("arm").loc["tl-full", "seeds"]
+    assert "excess risk over Bayes (target, target_size 8 → 128): tl-full" in shown and ", stl " in shown
+    plain = claims_table({"target_size": _target_study(lambda size, seed: 0.1)})
+    assert "excess" not in claims_view(plain).frame.set_index("arm").loc["tl-full", "seeds"]
 
 
 def test_a_reader_gets_seven_columns_one_line_for_rows_not_run_and_one_sentence_per_claim(tmp_path):
@@ -149,5 +154,5 @@ def test_a_reader_gets_seven_columns_one_line_for_rows_not_run_and_one_sentence_
     assert "underpowered" in sentences(noisy)[0] and "seeds would resolve it" in sentences(noisy)[0]
     assert needs_more_seeds(noisy).startswith("2 row(s) would need more seeds: claim 4 on target_size (tl-full): about")
     figure = plot_claims(table, tmp_path / "claims")
-    assert figure.exists() and figure.with_suffix(".svg").exists()
+    assert figure.exists() and figure.suffix == ".png"
     assert plot_claims(claims_table({}), tmp_path / "none") is None

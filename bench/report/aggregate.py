@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from bench.report.excess import bayes_frame
 from bench.report.stats import bootstrap_ci
 from bench.results import runs_table, tidy
 
@@ -32,6 +33,7 @@ class StudyData:
     tidy: pd.DataFrame
     knobs: list[str]
     notes: tuple[str, ...] = ()  # how the study's records were read: rotated targets, null knobs
+    bayes: pd.DataFrame | None = None  # each run's and task's Bayes risk, where its family states one (excess.py)
     tuning_sets: dict[int, int] = field(default_factory=dict)  # seed -> the tuning-seed set whose choice it used
 
     @property
@@ -85,7 +87,7 @@ def study_data(name: str, records: list[dict]) -> StudyData:
         notes.insert(0, _rotation_note(records, rotated))
     sets = {r["seed"]: r["tuning"]["set"] for r in records
             if r.get("status") == "ok" and isinstance(r.get("tuning"), dict) and "set" in r["tuning"]}
-    return StudyData(name, runs, data, knobs, tuple(notes), sets)
+    return StudyData(name, runs, data, knobs, tuple(notes), bayes_frame(records), sets)
 
 
 def _rotation(records: list[dict]) -> list[str]:

@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 
 from bench.report.aggregate import BASELINE, StudyData, target_scores
+from bench.report.excess import claim_evidence, task_risks
 from bench.report.paired import measured_differences, seed_differences, summarize_differences
 from bench.report.stats import half_width, seeds_to_resolve, simultaneous_level, t_interval, welch_p
 from bench.report.tables import Table, interval, knob_text
@@ -181,7 +181,7 @@ def _row(claim: Claim, arm: str, **fields) -> dict:
     shown = arm if claim.baseline == BASELINE else f"{arm} − {claim.baseline}"
     return {"claim": claim.number, "text": claim.text, "study": claim.study, "arm": shown,
             "prediction": claim.prediction, "knob": claim.knob, "log_knob": claim.log_knob,
-            "unit": UNITS[claim.measure], "margin": MARGINS[claim.measure], "evidence": [], "note": "", **fields}
+            "unit": UNITS[claim.measure], "margin": MARGINS[claim.measure], "excess": "", "note": "", **fields}
 
 
 def claim_differences(claim: Claim, study: StudyData) -> pd.DataFrame:
@@ -239,12 +239,9 @@ def _sets_p(groups: dict[int, list[float]]) -> float:
     return min(1.0, len(pairs) * min(ps)) if ps else math.nan
 
 
-Evidence = Callable[[Claim, str, StudyData], list[str]]
-
-
-def evaluate_claim(claim: Claim, studies: dict[str, StudyData], evidence: Evidence | None = None) -> list[dict]:
-    """One row per arm the claim concerns; ``evidence(claim, arm, study)`` adds lines to a measured row's
-    evidence (excess risk, say)."""
+def evaluate_claim(claim: Claim, studies: dict[str, StudyData]) -> list[dict]:
+    """One row per arm the claim concerns; a measured row's ``excess`` is its excess risk over the Bayes risk at
+    both ends of the knob (excess.py; empty where the family states no Bayes risk)."""
     study = studies.get(claim.study)
     if study is not None and claim.where:
         study = selected(study, claim.where)
@@ -256,6 +253,7 @@ def evaluate_claim(claim: Claim, studies: dict[str, StudyData], evidence: Eviden
         return [_row(claim, arm, verdict="not run", note=f"`{claim.knob}` takes one value in the study")
                 for arm in claim.arms]
     differences = claim_differences(claim, study)
+    risks, scope = task_risks(study.tidy, study.bayes), "every_task" if claim.measure == "delta_m" else "target"
     rows = []
     for arm in claim.arms:
         mine = differences[differences["arm"] == arm]
@@ -265,9 +263,8 @@ def evaluate_claim(claim: Claim, studies: dict[str, StudyData], evidence: Eviden
         if mine[claim.knob].nunique() < 2:
             rows.append(_row(claim, arm, verdict="not run", note=f"`{arm}` ran at one `{claim.knob}` only"))
             continue
-        row = measure_arm(claim, arm, mine, study)
-        row["evidence"] = evidence(claim, arm, study) if evidence else []
-        rows.append(row)
+        rows.append({**measure_arm(claim, arm, mine, study),
+                     "excess": claim_evidence(risks, study.keys, claim.knob, arm, scope)})
     return rows
 
 
@@ -279,7 +276,7 @@ def compare_mtl_tl(studies: dict[str, StudyData]) -> list[dict]:
     rows = []
     text = DESCRIPTIVE_CLAIM[1]
     for tl_arm in TL_ARMS:
-        base = {"claim": DESCRIPTIVE_CLAIM[0], "text": text, "arm": f"mtl vs {tl_arm}", "evidence": [],
+        base = {"claim": DESCRIPTIVE_CLAIM[0], "text": text, "arm": f"mtl vs {tl_arm}", "excess": "",
                 "prediction": "descriptive: where does learning together beat learning in sequence?"}
         by_metric: dict[str, dict] = {}
         for name, study in sorted(studies.items()):
@@ -308,8 +305,8 @@ def compare_mtl_tl(studies: dict[str, StudyData]) -> list[dict]:
     return rows
 
 
-def claims_table(studies: dict[str, StudyData], evidence: Evidence | None = None) -> pd.DataFrame:
-    rows = [row for claim in CLAIMS for row in evaluate_claim(claim, studies, evidence)]
+def claims_table(studies: dict[str, StudyData]) -> pd.DataFrame:
+    rows = [row for claim in CLAIMS for row in evaluate_claim(claim, studies)]
     return pd.DataFrame(rows + compare_mtl_tl(studies))
 
 
@@ -369,7 +366,7 @@ def claims_view(table: pd.DataFrame) -> Table:
             continue
         digits = _digits(row)
         change: Estimate = row["change"]
-        notes = [n for n in (row.get("note"), *row.get("evidence", [])) if isinstance(n, str) and n]
+        notes = [n for n in (row.get("note"), row.get("excess")) if isinstance(n, str) and n]
         rows.append({
             "claim": f"{int(row['claim'])} · {row['study']}", "arm": row["arm"], "prediction": row["prediction"],
             "arm − STL at the ends": f"{_end(row['low_knob'], row['at_low'], digits)}; "

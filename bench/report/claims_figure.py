@@ -19,7 +19,7 @@ COLUMNS = 4
 
 
 def plot_claims(table: pd.DataFrame, stem: Path) -> Path | None:
-    """Small multiples of every measured claim row (None when no row was measured); PNG and SVG."""
+    """Small multiples of every measured claim row (None when no row was measured); PNG (SVG too with --svg)."""
     rows = [row for _, row in table.iterrows() if isinstance(row.get("curve"), list)]
     if not rows:
         return None
