@@ -30,8 +30,9 @@ STATISTICS = [
     "expanded for small samples after Hesterberg (2015) so that 5 seeds still cover about 95%. A bootstrap interval "
     "cannot reach beyond the observed seeds, so with fewer than 5 seeds treat it as optimistic. The claims' verdicts "
     "read simultaneous Student-t intervals instead (Claims, How to read; docs/statistics.md).",
-    "p-values are two-sided Wilcoxon signed-rank tests on the paired differences, Holm-adjusted over all the "
-    "comparisons of one table.",
+    "p-values are two-sided Wilcoxon signed-rank tests on the paired differences; like the outcome beside them "
+    "they read each comparison alone, and each table's caption says how many of its wins and losses Holm's "
+    "correction over the table keeps.",
     "A failed or absent run is listed under Missing runs of its study and flagged (n=k/K ⚠) in the tables; "
     "nothing is averaged over fewer seeds without saying so.",
 ]

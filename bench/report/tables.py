@@ -107,22 +107,27 @@ def smallest_p(n_pairs: int, comparisons: int) -> tuple[float, float]:
 
 
 def _p_columns(summary: pd.DataFrame) -> tuple[dict[str, pd.Series], str]:
-    """The p-value columns that can decide at ``P_LEVEL`` and the sentence that says how to read them: a
-    column whose smallest attainable value is not below the level is left out, and the sentence says why."""
+    """The p-value column and the sentence that says how to read it. The outcome and the p beside it read each
+    comparison alone, at 95% (the same correction: none); Holm's correction over the table's comparisons is
+    stated in the sentence, as the count of wins and losses it keeps, never as a column that a differently
+    corrected outcome would sit beside. The p column is left out where it cannot fall below ``P_LEVEL``."""
     n = int(summary["n_pairs"].max()) if len(summary) else 0
     comparisons = int(summary["p"].notna().sum())
     raw, adjusted = smallest_p(n, comparisons)
-    columns = {"p (Wilcoxon)": summary["p"].map(p_value), "p (Holm)": summary["p_holm"].map(p_value)}
     if raw >= P_LEVEL:
         return {}, (f" No p-value is shown: with at most {n} pairs the smallest two-sided Wilcoxon p is 2/2^{n} = "
                     f"{raw:.3g}, never below {P_LEVEL}; the outcome rests on the CI.")
-    rule = (f" p: two-sided Wilcoxon signed-rank test (with {n} pairs it cannot fall below {raw:.3g})")
+    rule = (f" Outcome and p read each comparison alone at 95%; p: two-sided Wilcoxon signed-rank test (with {n} "
+            f"pairs it cannot fall below {raw:.3g}).")
     if adjusted >= P_LEVEL:
-        columns.pop("p (Holm)")
-        return columns, (f"{rule}. Its Holm adjustment over the {comparisons} comparisons of this table is left "
-                         f"out: it cannot fall below {comparisons} x {raw:.3g} = {adjusted:.3g}, so it could never "
-                         f"decide at {P_LEVEL}; the outcome rests on the CI.")
-    return columns, f"{rule}; p (Holm): adjusted over the {comparisons} comparisons of this table."
+        return {"p (Wilcoxon)": summary["p"].map(p_value)}, (
+            f"{rule} Over the {comparisons} comparisons of this table no outcome could survive Holm's correction: "
+            f"its smallest adjusted p is {comparisons} x {raw:.3g} = {adjusted:.3g}.")
+    decided = summary["outcome"].isin(["win", "loss"])
+    kept = int((decided & (summary["p_holm"] < P_LEVEL)).sum())
+    return {"p (Wilcoxon)": summary["p"].map(p_value)}, (
+        f"{rule} Holm's correction over the {comparisons} comparisons of this table (adjusted p < {P_LEVEL}) keeps "
+        f"{kept} of its {int(decided.sum())} wins and losses.")
 
 
 def difference_table(summary: pd.DataFrame, keys: list[str], digits: int, name: str, title: str,
