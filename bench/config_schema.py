@@ -81,8 +81,7 @@ class TuningSchema:
     """conf/tuning/: the search every neural arm gets (bench/tuning/stage.py); trials=0 is untuned."""
 
     trials: int = 0
-    rounds: int = 1
-    seeds: list[int] = field(default_factory=lambda: [1000, 1001])
+    seeds: list[list[int]] = field(default_factory=lambda: [[1000], [1001]])  # tuning-seed sets
     objective: str = "target"
     space: dict[str, Any] = field(default_factory=dict)
     arms: dict[str, Any] = field(default_factory=dict)

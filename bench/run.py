@@ -75,62 +75,80 @@ def population_members(cfg: DictConfig) -> list:
 
 
 def member_config(config: dict, member) -> dict:
-    """The defining config of one member: what it would be as a run alone (one seed, one lr, one decay)."""
+    """The defining config of one member: what it would be as a run alone (one seed, one lr, one decay, and
+    the settings of the tasks that train at their own: ``per_task``)."""
     trainer = {key: value for key, value in config["trainer"].items() if key not in RUN_ONLY_TRAINER_KEYS}
     trainer.update(lr=member.lr, weight_decay=member.weight_decay)
+    if member.per_task:
+        trainer["per_task"] = {task: {"lr": lr, "weight_decay": decay} for task, lr, decay in member.per_task}
     return {**config, "trainer": trainer, "seed": member.seed}
 
 
 def run_job(cfg: DictConfig) -> dict:
     """Train this job's population, skipping members with an ``ok`` record; leave one record per member
-    trained (``ok`` or ``failed``). With tuning on, the arm's hyper-parameters are first chosen on the tuning
-    seeds' validation scores (bench/tuning/stage.py). Returns the job's summary: status, a run id, errors."""
+    trained (``ok`` or ``failed``). With tuning on, the arm's hyper-parameters are first chosen on each
+    tuning-seed set's validation scores, and each seed trains at its set's choice (bench/tuning/stage.py).
+    Returns the job's summary: status, a run id, errors."""
     study_dir = Path(cfg.paths.experiments) / cfg.study_name
     describe = _describe(cfg)
     try:
-        cfg, choice = tuned(cfg, describe)
-        members = population_members(cfg)
+        populations = tuned(cfg, describe)
     except ValueError as error:
         return _job_summary([{"run_id": None, "seed": None, "status": "failed",
                               "error": f"{type(error).__name__}: {error}"}])
-    base = defining_config(cfg)
-    if choice:  # a tuned run is its own run: an untuned one at the same values stays apart in the report
-        base["tuning"] = choice["run_id"]
-    pending, done = _split_done(study_dir, base, members, _legacy(cfg, base))
+    trained, done = [], []
+    for population_cfg, members in populations:
+        base = defining_config(population_cfg)
+        pending, finished = _split_done(study_dir, base, members, _legacy(population_cfg, base))
+        done += finished
+        if pending:
+            trained += _train_and_write(study_dir, population_cfg, pending, describe)
     if done:
-        print(f"[{cfg.study_name}] skip {describe}: {len(done)} of {len(members)} member(s) finished earlier "
-              f"(e.g. {record_path(study_dir, done[0][1])})" + _METRIC_NOTE * (cfg.data.get("metric") is not None),
-              flush=True)
-    if not pending:
-        return {"status": "skipped", "run_id": done[0][1], "error": None, "members": len(members)}
-    records = train_population(cfg, pending)
-    for record in records:
+        print(f"[{cfg.study_name}] skip {describe}: {len(done)} of {len(done) + len(trained)} member(s) finished "
+              f"earlier (e.g. {record_path(study_dir, done[0][1])})"
+              + _METRIC_NOTE * (cfg.data.get("metric") is not None), flush=True)
+    if not trained:
+        return {"status": "skipped", "run_id": done[0][1], "error": None, "members": len(done)}
+    return _job_summary(trained)
+
+
+def _train_and_write(study_dir: Path, cfg: DictConfig, pending: list, describe: str) -> list[dict]:
+    """Train the pending ``(member, config, choice)`` triples as one population and write their records."""
+    from bench.tuning.stage import budget_id
+
+    records = train_population(cfg, [(member, config) for member, config, _ in pending])
+    for record, (_, _, choice) in zip(records, pending, strict=True):
         if choice:
-            record["tuning"] = {"choice": choice["run_id"], "arm": choice["arm"], "chosen": choice["chosen"],
+            record["tuning"] = {"choice": choice["run_id"], "arm": choice["arm"], "set": choice["set"],
+                                "budget": budget_id(choice), "chosen": choice["chosen"],
                                 "trials": len(choice["trials"])}
             # a knob tuning chose is the arm's tuning, not a variant: the arm keeps one label across conditions
             record["variant"] = {key: value for key, value in (record.get("variant") or {}).items()
                                  if f"regime.{key}" not in choice["chosen"]}
         write_record(study_dir, record)
     seconds = records[0]["timings"]["total_s"]
-    varied = len({(m.lr, m.weight_decay) for m, _ in pending}) > 1
+    varied = len({(m.lr, m.weight_decay, m.per_task) for m, _, _ in pending}) > 1
     for record in records:
         print(f"[{cfg.study_name}] {record['status']} {describe} seed={record['seed']}"
               f"{_hyper_parameters(record, varied)} ({seconds:.1f}s for {len(records)}) {_summary(record)}",
               flush=True)
-    return _job_summary(records)
+    return records
 
 
 def _split_done(folder: Path, base: dict, members: list, legacy: dict | None = None) -> tuple[list, list]:
-    """(member, defining config) pairs without an ``ok`` record in ``folder``, and (member, run id) pairs of
-    those with one, under its id or, given ``legacy`` (a defining config as older code made it), its old id."""
+    """``(member, defining config, choice)`` of the ``(member, choice)`` pairs without an ``ok`` record in
+    ``folder``, and ``(member, run id)`` of those with one, under its id or, for an untuned member given
+    ``legacy`` (a defining config as older code made it), its old id. A tuned run is its own run (its config
+    names its choice): an untuned one at the same values stays apart in the report."""
     pending, done = [], []
-    for member in members:
+    for member, choice in members:
         config = member_config(base, member)
-        ids = [run_id(config), *([run_id(member_config(legacy, member))] if legacy else [])]
+        if choice:
+            config["tuning"] = choice["run_id"]
+        ids = [run_id(config), *([run_id(member_config(legacy, member))] if legacy and not choice else [])]
         found = next((rid for rid in ids if is_done(folder, rid)), None)
         if found is None:
-            pending.append((member, config))
+            pending.append((member, config, choice))
         else:
             done.append((member, found))
     return pending, done
@@ -140,22 +158,23 @@ def _legacy(cfg: DictConfig, base: dict) -> dict | None:
     """The defining config with the report-only data keys back in, as records written before they left the
     run id hold it; None when the data config has none of them (its run ids never changed)."""
     kept = {key: cfg.data[key] for key in REPORT_ONLY_DATA_KEYS if key in cfg.data}
-    if not kept or "tuning" in base:
+    if not kept:
         return None
     return {**base, "data": {**base["data"], **OmegaConf.to_container(OmegaConf.create(kept), resolve=True)}}
 
 
-def tuned(cfg: DictConfig, describe: str) -> tuple[DictConfig, dict | None]:
-    """``cfg`` with this arm's chosen hyper-parameters, and the choice; ``cfg`` itself when tuning is off or
-    the arm chooses its own regularisation (scikit-learn)."""
+def tuned(cfg: DictConfig, describe: str) -> list[tuple[DictConfig, list[tuple]]]:
+    """The populations that train this job's members, each ``(config, [(member, its tuning choice)])``: one,
+    at the config's settings, when tuning is off or the arm chooses its own regularisation (scikit-learn);
+    else each seed at the choice of its tuning set."""
     from bench.tuning import stage
 
+    members = population_members(cfg)
     if not cfg.get("tuning") or cfg.tuning.trials == 0:
-        return cfg, None
+        return [(cfg, [(member, None) for member in members])]
     regime = instantiate(cfg.regime)
     if regime.name in stage.SELF_TUNED:
-        return cfg, None
-    members = population_members(cfg)
+        return [(cfg, [(member, None) for member in members])]
     stage.check(cfg, [m.seed for m in members])
     arm = stage.arm_name(regime)
     folder = stage.tuning_folder(cfg.paths.experiments, cfg.study_name)
@@ -164,19 +183,20 @@ def tuned(cfg: DictConfig, describe: str) -> tuple[DictConfig, dict | None]:
         from bench.regimes.transfer import without_diagnostics
 
         base = defining_config(setting_cfg)
-        pending, _ = _split_done(folder / "trials", base, setting_members)
+        pending, _ = _split_done(folder / "trials", base, [(m, None) for m in setting_members])
         if pending:
             with without_diagnostics():  # they are scored on the test split, which tuning never reads
-                trained = train_population(setting_cfg, pending)
+                trained = train_population(setting_cfg, [(member, config) for member, config, _ in pending])
             for record in trained:
                 write_record(folder / "trials", stage.without_test(record))
         return [read_record(record_path(folder / "trials", run_id(member_config(base, m)))) for m in setting_members]
 
     where_free = member_config(defining_config(cfg), members[0])  # no accelerator: the same choice anywhere
-    choice, made = stage.choose(cfg, arm, where_free, train, folder)
-    print(f"[{cfg.study_name}] {'tuned' if made else 'stored tuning of'} {describe}: {stage.describe(choice)}",
-          flush=True)
-    return stage.with_setting(cfg, choice["chosen"], arm), choice
+    choices = stage.choose(cfg, arm, where_free, train, folder)
+    for choice, made in choices:
+        print(f"[{cfg.study_name}] {'tuned' if made else 'stored tuning of'} {describe}: {stage.describe(choice)}",
+              flush=True)
+    return stage.evaluation_populations(cfg, members, [choice for choice, _ in choices], arm)
 
 
 def train_population(cfg: DictConfig, pending: list) -> list[dict]:
@@ -285,7 +305,9 @@ def _describe(cfg: DictConfig) -> str:
 
 def _hyper_parameters(record: dict, varied: bool) -> str:
     trainer = record["config"]["trainer"]
-    return f" lr={trainer['lr']:g} weight_decay={trainer['weight_decay']:g}" if varied else ""
+    own = " per task: " + "; ".join(f"{task} lr={s['lr']:g} weight_decay={s['weight_decay']:g}"
+                                    for task, s in trainer["per_task"].items()) if "per_task" in trainer else ""
+    return f" lr={trainer['lr']:g} weight_decay={trainer['weight_decay']:g}{own}" if varied else ""
 
 
 def _summary(record: dict) -> str:

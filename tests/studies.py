@@ -17,9 +17,9 @@ STUDY = "s"
 TINY = ["trainer.max_steps=20", "trainer.eval_every=10", "trainer.patience=2", "data.n_train=16", "data.n_val=12",
         "data.n_test=24", "data.input_dim=4", "data.n_tasks=2", "model.width=4", "model.depth=1", f"study_name={STUDY}",
         "seed=[0,1]"]
-TUNED = ["tuning=small", "tuning.trials=2", "tuning.space={trainer.lr:[0.001,0.01]}", "tuning.seeds=[1000]"]
-# The tuned arm's space: TUNED's learning rates and conf/tuning/small.yaml's weight decays.
-TUNED_SPACE = [Dimension("trainer.lr", (0.001, 0.01)), Dimension("trainer.weight_decay", (0.0, 0.01))]
+TUNED = ["tuning=small", "tuning.trials=2", "tuning.space={trainer.lr:[0.001,0.01],trainer.weight_decay:[0.0]}",
+         "tuning.seeds=[[1000]]"]  # one tuning-seed set; the whole grid of two settings
+TUNED_SPACE = [Dimension("trainer.lr", (0.001, 0.01)), Dimension("trainer.weight_decay", (0.0,))]
 JOBS = (["regime=stl"], ["regime=mtl", "weighting=pcgrad"], ["regime=tl_full"], ["regime=ridge"],
         ["regime=mtl", *TUNED], ["regime=stl", "trainer.lr=10"])  # the last diverges: failed records
 

@@ -20,7 +20,7 @@ def _records(stl_steps: int, with_transfer: bool = True) -> list[dict]:
             tl = _record("c", "tl", "full", seed, {"relatedness": 0.5}, 0.7)
             tl.update(fit={"pretrain": {"steps": 200, "stage_seconds": 0.6, "population_size": 3},
                            "adapt": {"steps": 100, "stage_seconds": 0.3, "population_size": 3}},
-                      timings={"train_s": 1.0, "population_size": 3})
+                      timings={"train_s": 1.0, "population_size": 3}, tuning={"choice": "c", "trials": 7})
             records.append(tl)
     return records
 
@@ -31,6 +31,7 @@ def test_the_table_counts_the_target_side_and_the_total():
     assert table.loc["tl-full", ["steps_target", "steps_total"]].tolist() == [100, 300]
     assert table.loc["tl-full", "seconds_total"] == pytest.approx(0.3)  # 0.9 s shared by 3 members
     assert table.loc["stl", ["steps_target", "steps_total", "at_cap"]].tolist() == [120, 120, 0]
+    assert table["tuning_trials"].to_dict() == {"stl": 0, "tl-full": 7}  # untuned here; tl-full's own knob on top
 
 
 @pytest.mark.parametrize(("stl_steps", "ratio", "expected"), [

@@ -18,8 +18,8 @@ def test_a_sweeps_runs_and_work_count_tuning_once_and_skip_hidden_folders(tmp_pa
     write(tmp_path / "study" / "b.json", {**job, "run_id": "b", "seed": 1})  # the same job's second member
     write(tmp_path / ".tuning" / "study" / "choice.json", {  # a valid choice (bench/results/schema.py)
         "schema": 1, "run_id": "choice", "status": "ok", "stage": "tuning-choice", "arm": "stl", "condition": {},
-        "tuning": {"trials": 1, "rounds": 1, "seeds": [1000], "objective": "target", "space": {}},
-        "method": "grid", "chosen": {}, "value": -1.0, "tied": 1, "on_edge": [], "trials": [], "seconds": 3.0})
+        "tuning": {"space": {}, "own": {}, "seeds": [1000], "objective": "target"}, "set": 0,
+        "method": "whole grid", "chosen": {}, "value": -1.0, "tied": 1, "on_edge": [], "trials": [], "seconds": 3.0})
     write(tmp_path / ".tuning" / "study" / "trials" / "t.json", {"seed": 1000, "timings": {"total_s": 9.0}})
     write(tmp_path / ".pretrained" / "fits.json", [1, 2])
     assert sorted(p.name for p in study_records(tmp_path)) == ["a.json", "b.json"]

@@ -104,16 +104,16 @@ def test_population_adam_moves_each_member_as_torch_adam_alone():
 
 def test_uniform_settings_keep_torchs_fused_adam():
     param = torch.zeros(2, 3, requires_grad=True)
-    assert isinstance(population_adam([([param], 1.0)], [1e-3, 1e-3], [0.0, 0.0]), torch.optim.Adam)
-    assert isinstance(population_adam([([param], 1.0)], [1e-3, 1e-2], [0.0, 0.0]), PopulationAdam)
+    assert isinstance(population_adam([([param], [1e-3, 1e-3], [0.0, 0.0])]), torch.optim.Adam)
+    assert isinstance(population_adam([([param], [1e-3, 1e-2], [0.0, 0.0])]), PopulationAdam)
 
 
 @pytest.mark.parametrize("lrs", [[1e-2, 1e-2], [1e-2, 3e-2]])
-def test_a_learning_rate_multiplier_scales_each_members_rate(lrs):
+def test_a_groups_own_rates_move_each_member(lrs):
     torch.manual_seed(0)
     start, grads = torch.randn(2, 3), [torch.randn(2, 3) for _ in range(5)]
     slow = start.clone().requires_grad_(True)
-    optimizer = population_adam([([slow], 0.1)], lrs, [0.0, 0.0])
+    optimizer = population_adam([([slow], [lr * 0.1 for lr in lrs], [0.0, 0.0])])
     for grad in grads:
         slow.grad = grad.clone()
         optimizer.step()
@@ -124,6 +124,43 @@ def test_a_learning_rate_multiplier_scales_each_members_rate(lrs):
             alone.grad = grad[r:r + 1].clone()
             reference.step()
         torch.testing.assert_close(slow.detach()[r:r + 1], alone.detach())
+
+
+def test_population_adam_gives_each_copy_its_own_rate():
+    """One value per copy (STL's copies tuned per task): each copy moves as torch's Adam at its own setting."""
+    torch.manual_seed(0)
+    lrs, decays = [1e-3, 3e-3, 1e-2, 3e-2], [0.0, 1e-2, 0.0, 1e-4]
+    start, grads = torch.randn(4, 3), [torch.randn(4, 3) for _ in range(20)]
+    ours = start.clone().requires_grad_(True)
+    optimizer = population_adam([([ours], lrs, decays)])
+    for grad in grads:
+        ours.grad = grad.clone()
+        optimizer.step()
+    for copy, (lr, decay) in enumerate(zip(lrs, decays, strict=True)):
+        alone = start[copy:copy + 1].clone().requires_grad_(True)
+        reference = torch.optim.Adam([alone], lr=lr, weight_decay=decay, foreach=False)
+        for grad in grads:
+            alone.grad = grad[copy:copy + 1].clone()
+            reference.step()
+        assert torch.equal(ours.detach()[copy:copy + 1], alone.detach())
+
+
+def test_stl_copies_at_their_own_tasks_settings_match_members_at_those_settings():
+    """A member whose tasks train at settings of their own (STL tuned per task): each task's copy is the copy of
+    a member trained at that task's setting; a shared model refuses settings per task."""
+    draw = family(dict(kind="regression"), 0)
+    names = [task.name for task in draw.tasks]
+    own = [(1e-2, 0.0), (3e-3, 0.0), (1e-3, 1e-2)]  # the middle task keeps the member's lr and weight decay
+    per_task = ((names[0], *own[0]), (names[2], *own[2]))
+    (mixed,) = SingleTask().run([draw], MLP, TRAINING, [Member(0, 3e-3, 0.0, per_task)])
+    for index, (lr, decay) in enumerate(own):
+        (alone,) = SingleTask().run([draw], MLP, TRAINING, [Member(0, lr, decay)])
+        assert mixed.fit["selected_steps"][index] == alone.fit["selected_steps"][index]
+        assert largest_relative_difference(mixed.tasks[index:index + 1], alone.tasks[index:index + 1]) < 1e-4
+    with pytest.raises(ValueError, match="need a copy per task"):
+        MultiTask().run([draw], MLP, TRAINING, [Member(0, 3e-3, 0.0, per_task)])
+    with pytest.raises(ValueError, match=r"task\(s\) \['nope'\]"):
+        Member(0, 3e-3, 0.0, (("nope", 1e-2, 0.0),)).task_settings(names)
 
 
 def test_per_member_learning_rates_match_runs_alone():

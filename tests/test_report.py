@@ -91,11 +91,20 @@ def test_study_page_opens_with_the_decision_and_links_its_figures(report):
 
 def test_claims_verdicts_follow_the_data(report):
     claims = (report / "tables" / "claims.md").read_text()
-    row = next(line for line in claims.splitlines() if line.startswith("|       1 "))
+    row = next(line for line in claims.splitlines() if line.startswith("| 1 · relatedness "))
     assert "supported" in row  # MTL's gain grows with relatedness by construction
-    imbalance = next(line for line in claims.splitlines() if line.startswith("|       2 "))
-    assert "not run" in imbalance and "imbalance" in imbalance
+    (collapsed,) = [line for line in claims.splitlines() if "not run" in line]  # one line for every row not run
+    assert re.search(r"\d+ more row\(s\) did not run here.*`imbalance`", collapsed)
     assert "descriptive" in claims
+    assert (report / "figures" / "claims.png").exists()
+    page = (report / "index.html").read_text()
+    claims_part = page[page.index('id="claims"'):page.index('id="map"')]
+    assert "How to read." in claims_part and "premise fails" in claims_part and "Claims at a glance" in claims_part
+    assert "data:image/png" in claims_part  # the figure of small multiples, in the claims section
+    decision = page[page.index('id="decision"'):page.index('id="claims"')]
+    assert "Claim 1 on relatedness (mtl): supported" in decision  # claims.sentences opens the index's decision
+    index = (report / "index.md").read_text()
+    assert "- Claim 1 on relatedness (mtl): supported" in index and "(<./figures/claims.png>)" in index
 
 
 def test_every_table_has_markdown_and_latex(report):
@@ -253,7 +262,7 @@ def test_claim_six_keeps_metrics_apart():
         studies[name] = study_data(name, records)
     rows = [r for r in compare_mtl_tl(studies) if r["verdict"] == "descriptive"]
     assert sorted(r["arm"] for r in rows) == ["mtl vs tl-full (auc)", "mtl vs tl-full (f1_macro)"]
-    assert all(r["pooled"][3] == 3 for r in rows)  # three seeds each, never six
+    assert all(r["pooled"].n == 3 for r in rows)  # three seeds each, never six
 
 
 def test_records_from_other_code_are_flagged(tmp_path):

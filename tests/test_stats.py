@@ -1,4 +1,4 @@
-"""The report's statistics against hand-computed cases, and the claims' verdict rule on constructed data."""
+"""The report's statistics against hand-computed cases, and the coverage of the simultaneous intervals."""
 
 from __future__ import annotations
 
@@ -7,9 +7,9 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
+from scipy import stats
 
 from bench.report.aggregate import StudyData, missing_runs
-from bench.report.claims import CLAIMS, evaluate_claim, judge, overall_effect, trend, verdict
 from bench.report.paired import (
     delta_m,
     friedman,
@@ -24,10 +24,14 @@ from bench.report.stats import (
     bootstrap_ci,
     cd_groups,
     friedman_p,
+    half_width,
     holm,
     nemenyi_cd,
     relative_change,
-    slope,
+    seeds_to_resolve,
+    simultaneous_level,
+    t_interval,
+    welch_p,
     wilcoxon_p,
 )
 
@@ -81,15 +85,64 @@ def test_bootstrap_ci_covers_the_true_mean_at_about_the_nominal_rate(n_seeds):
     assert 0.9 <= covered / trials <= 0.985
 
 
+def test_t_interval_is_students():
+    values = [0.3, -0.1, 0.4, 0.2, 0.0]
+    low, high = t_interval(values, 0.99)
+    expected = stats.t.interval(0.99, 4, loc=np.mean(values), scale=stats.sem(values))
+    assert (low, high) == pytest.approx(expected)
+    assert high - low == pytest.approx(2 * half_width(float(np.std(values, ddof=1)), 5, 0.99))
+    assert all(math.isnan(v) for v in t_interval([1.0]))
+    assert t_interval([2.0, 2.0, 2.0]) == (2.0, 2.0)
+
+
+# A moderately skewed gamma: about the most skewed at which t-intervals hold within 1 point at 10 seeds and
+# these levels. No interval of a mean of 10 values holds there on strongly skewed values; docs/statistics.md
+# gives the coverage against skewness and the skewness measured in make bench's per-seed values.
+SKEWED = 0.35
+
+
+@pytest.mark.parametrize("skewness", [0.0, SKEWED])
+def test_simultaneous_t_intervals_cover_at_their_level_at_ten_seeds(skewness):
+    """25 intervals at 10 seeds each, Bonferroni at 95%: the family covers within 1 point of 95% (independent
+    rows: 0.998^25 = 95.1%), on normal data and on moderately skewed gamma data. Vectorised: 20,000 families,
+    Monte Carlo error 0.15 point."""
+    rng = np.random.default_rng(2024)
+    families, k, n = 20_000, 25, 10
+    level = simultaneous_level(k)
+    if skewness == 0:
+        draws, truth = rng.normal(size=(families, k, n)), 0.0
+    else:
+        shape = (2 / skewness) ** 2  # a gamma's skewness is 2 / sqrt(shape)
+        draws, truth = rng.gamma(shape, size=(families, k, n)), shape
+    half = stats.t.ppf(0.5 + level / 2, n - 1) * draws.std(axis=2, ddof=1) / math.sqrt(n)
+    covered = np.abs(draws.mean(axis=2) - truth) <= half
+    assert covered.all(axis=1).mean() == pytest.approx(0.95, abs=0.01)
+    assert half[0, 0] == pytest.approx(half_width(float(draws[0, 0].std(ddof=1)), n, level))
+
+
+def test_seeds_to_resolve_is_the_first_count_whose_interval_is_decisive():
+    n = seeds_to_resolve(0.5, 2.0, 10, 0.99, margin=0.1)  # excluding zero is the nearer goal: 0.5
+    assert half_width(2.0, n, 0.99) < 0.5 <= half_width(2.0, n - 1, 0.99)
+    n = seeds_to_resolve(0.05, 2.0, 10, 0.99, margin=1.0)  # lying within the margin: 0.95
+    assert half_width(2.0, n, 0.99) < 0.95 <= half_width(2.0, n - 1, 0.99)
+    assert seeds_to_resolve(0.5, 0.0, 10, 0.99, margin=1.0) == 10
+    assert seeds_to_resolve(0.0, 1.0, 10, 0.99, margin=0.0) is None  # nothing to resolve towards
+    assert seeds_to_resolve(1e-6, 1.0, 10, 0.99, margin=1e-6) is None  # beyond MAX_SEEDS
+
+
+def test_welch_p():
+    assert welch_p([1.0, 1.1, 0.9], [3.0, 3.1, 2.9]) < 0.01
+    assert welch_p([1.0, 1.1, 0.9], [1.0, 1.1, 0.9]) == pytest.approx(1.0)
+    assert math.isnan(welch_p([1.0], [2.0, 3.0]))
+
+
 def test_bootstrap_ci_edge_cases():
     assert all(math.isnan(v) for v in bootstrap_ci([1.0]))
     assert bootstrap_ci([2.0, 2.0, 2.0]) == (2.0, 2.0)
     assert bootstrap_ci([1.0, 2.0, 3.0]) == bootstrap_ci([1.0, 2.0, 3.0])  # fixed generator: reproducible
 
 
-def test_slope_ranks_friedman_and_critical_difference():
-    assert slope([0, 1, 2], [1, 3, 5]) == pytest.approx(2.0)
-    assert math.isnan(slope([1, 1], [0, 1]))
+def test_ranks_friedman_and_critical_difference():
     scores = [[3, 2, 1], [3, 2, 1], [3, 1, 2]]
     assert average_ranks(scores) == pytest.approx([1.0, 7 / 3, 8 / 3])
     # chi2_F = 12N/(k(k+1)) sum R^2 - 3N(k+1) = 3 (1 + 49/9 + 64/9) - 36 = 14/3; df 2: p = exp(-chi2/2).
@@ -138,71 +191,6 @@ def test_regime_map_names_a_winner_only_when_it_beats_every_other_arm():
     cells = regime_map(scores, ["relatedness"]).set_index("relatedness")
     assert cells.loc[0.0, "winner"] == "mtl" and cells.loc[0.0, "margin"] == pytest.approx(0.2)
     assert cells.loc[1.0, "winner"] == "tie" and cells.loc[1.0, "best"] == "mtl"
-
-
-def test_verdict_rule():
-    assert verdict(0.1, 0.5, 0.01, 5, +1) == "supported"
-    assert verdict(-0.5, -0.1, 0.01, 5, +1) == "contradicted"
-    assert verdict(-0.5, -0.1, 0.01, 5, -1) == "supported"
-    assert verdict(-0.1, 0.5, 0.01, 5, +1) == "inconclusive"
-    assert verdict(-0.005, 0.008, 0.01, 5, +1) == "no effect"  # the CI lies within the margin
-    assert verdict(0.002, 0.008, 0.01, 5, +1) == "no effect"  # significant, but practically nothing
-    assert verdict(0.1, 0.5, 0.01, 2, +1) == "inconclusive"  # too few seeds
-    assert verdict(np.nan, np.nan, 0.01, 5, +1) == "inconclusive"
-
-
-def test_overall_effect_and_simultaneous_level():
-    assert overall_effect(0.02, 0.05, 0.01) == "helps" and overall_effect(-0.05, -0.02, 0.01) == "hurts"
-    assert overall_effect(-0.005, 0.005, 0.01) == "no effect" and overall_effect(-0.05, 0.02, 0.01) == "unclear"
-    rows = [{"claim": 1, "study": "relatedness", "margin": 1.0, "expected_sign": +1,
-             "changes": np.array([5.0, 6.0, 7.0, 5.5]),
-             "levels": np.array([2.0, 3.0, 2.5, 2.0])} for _ in range(4)]
-    judged = judge(rows)
-    assert all(r["level"] == pytest.approx(1 - 0.05 / 4) for r in judged)
-    assert judged[0]["verdict"] == "supported" and judged[0]["overall"] == "helps"
-
-
-def test_trend_is_the_mean_per_seed_slope():
-    differences = pd.DataFrame({"arm": "mtl", "seed": [0, 0, 1, 1], "target_size": [8, 32, 8, 32],
-                                "difference": [0.4, 0.0, 0.2, 0.0]})
-    measured = trend(differences, "target_size", ["target_size"], log_knob=True)
-    assert measured["slope"] == pytest.approx(-0.15)  # per doubling: -0.2 and -0.1 over two doublings
-    assert measured["n_units"] == 2
-
-
-def _study(name: str, knob: str, gain) -> StudyData:
-    """A relatedness-like study whose MTL target gain over STL is ``gain(knob value, seed)``."""
-    rows, runs = [], []
-    for x in (0.0, 0.5, 1.0):
-        for seed in range(5):
-            base = 0.5 + 0.01 * seed
-            for arm, value in (("stl", base), ("mtl", base + gain(x, seed))):
-                run_id = f"{arm}-{x}-{seed}"
-                runs.append({"run_id": run_id, "arm": arm, "seed": seed, knob: x, "status": "ok", "study": name})
-                for task, role in (("task0", "target"), ("task1", "source")):
-                    for metric, v, hib in (("r2", value, True), ("mse", 1 - value, False)):
-                        rows.append({"run_id": run_id, "arm": arm, "seed": seed, knob: x, "study": name,
-                                     "task": task, "role": role, "kind": "regression", "split": "test",
-                                     "metric": metric, "value": v, "higher_is_better": hib, "primary": "r2"})
-    return StudyData(name, pd.DataFrame(runs), pd.DataFrame(rows), [knob])
-
-
-@pytest.mark.parametrize(("gain", "expected"), [
-    (lambda x, seed: 0.2 * x + 0.01 * seed, "supported"),
-    (lambda x, seed: -0.2 * x + 0.01 * seed, "contradicted"),
-    (lambda x, seed: 0.05 * ((seed + 3 * x) % 2 - 0.5), "inconclusive"),
-])
-def test_claim_one_verdict_on_constructed_studies(gain, expected):
-    claim = CLAIMS[0]
-    (row,) = judge(evaluate_claim(claim, {"relatedness": _study("relatedness", "relatedness", gain)}))
-    assert row["verdict"] == expected
-    assert row["n_units"] == 5
-
-
-def test_claim_without_its_study_says_not_run():
-    rows = evaluate_claim(CLAIMS[3], {})
-    assert [r["verdict"] for r in rows] == ["not run", "not run"]
-    assert "target_size" in rows[0]["note"]
 
 
 def test_missing_runs_name_failed_and_absent_seeds():

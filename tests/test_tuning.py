@@ -17,12 +17,11 @@ from bench.report.tuning import keep_tuned, tuning_protocol
 from bench.results.choices import load_choices
 from bench.run import run_job
 from bench.tuning import stage
-from bench.tuning.search import Search
-from bench.tuning.space import Dimension, TuningError, arm_space, dimension
+from bench.tuning.space import Dimension, TuningError, arm_space, dimension, grid
 from tests.conftest import tiny_family
 
 CONF = str(Path(__file__).resolve().parents[1] / "conf")
-# A tiny job: 3 tasks, a 16-wide MLP, 60 steps; 4 settings per arm on 2 tuning seeds.
+# A tiny job: 3 tasks, a 16-wide MLP, 60 steps; a grid of 4 settings per arm on 2 tuning-seed sets of one seed.
 TINY = ["data.n_tasks=3", "data.input_dim=6", "data.n_train=24", "data.n_val=32", "data.n_test=64",
         "model.width=16", "model.depth=1", "trainer.max_steps=60", "trainer.eval_every=20", "trainer.patience=2",
         "trainer.batch_size=16", "tuning=small", "tuning.trials=4", "seed=[0,1]"]
@@ -40,49 +39,16 @@ def _choices(tmp_path, study="adhoc") -> list[dict]:
     return load_choices(tmp_path, study)
 
 
-# --- the search ---------------------------------------------------------------------------------------------
+# --- the grid ---------------------------------------------------------------------------------------------
 
-def test_a_space_the_size_of_the_budget_is_searched_as_a_grid():
+def test_the_grid_is_every_setting_of_its_axes():
     dims = [dimension("trainer.lr", [0.1, 0.2]), dimension("trainer.weight_decay", [0.0, 1.0])]
-    search = Search(dims, trials=4, rounds=1, seed=0, arm="stl")
-    (settings,) = list(search.batches())
-    assert search.method == "grid"
-    assert {(s["trainer.lr"], s["trainer.weight_decay"]) for s in settings} == {(0.1, 0.0), (0.1, 1.0), (0.2, 0.0),
-                                                                               (0.2, 1.0)}
+    assert [(s["trainer.lr"], s["trainer.weight_decay"]) for s in grid(dims)] == [(0.1, 0.0), (0.1, 1.0), (0.2, 0.0),
+                                                                                  (0.2, 1.0)]
 
 
-def test_a_larger_space_gets_exactly_the_budget_of_distinct_settings_and_the_same_ones_under_a_seed():
-    dims = [dimension("trainer.lr", [0.1, 0.2, 0.3]), dimension("regime.trunk_lr", [0.1, 1.0])]
-
-    def propose(seed):
-        search = Search(dims, trials=4, rounds=1, seed=seed, arm="tl-full")
-        (settings,) = list(search.batches())
-        search.tell([0.5] * len(settings))
-        return [json.dumps(s, sort_keys=True) for s in settings]
-
-    first = propose(0)
-    assert len(first) == 4 and len(set(first)) == 4
-    assert propose(0) == first
-
-
-def test_tpe_rounds_ask_the_budget_in_all_and_learn_between_rounds():
-    dims = [dimension("trainer.lr", {"low": 1e-4, "high": 1e-1, "log": True})]
-    search = Search(dims, trials=6, rounds=2, seed=0, arm="stl")
-    asked = []
-    for settings in search.batches():
-        asked += settings
-        search.tell([-abs(math.log10(s["trainer.lr"]) + 2) for s in settings])  # best at lr = 1e-2
-    assert len(asked) == 6 and search.method.startswith("TPE")
-
-
-def test_a_space_smaller_than_the_budget_is_refused_naming_the_arm():
-    with pytest.raises(TuningError, match="arm 'stl' holds 2 setting.*budget of 4"):
-        Search([dimension("trainer.lr", [0.1, 0.2])], trials=4, rounds=1, seed=0, arm="stl")
-
-
-@pytest.mark.parametrize("spec", [[], [0.1, 0.1], {"low": 1.0, "high": 0.5}, {"low": 0.0, "high": 1.0, "log": True},
-                                  "fast"])
-def test_a_bad_dimension_is_one_clear_error(spec):
+@pytest.mark.parametrize("spec", [[], [0.1, 0.1], {"low": 0.001, "high": 0.1, "log": True}, "fast"])
+def test_a_bad_dimension_or_a_range_is_one_clear_error(spec):
     with pytest.raises(TuningError, match="tuning: trainer.lr"):
         dimension("trainer.lr", spec)
 
@@ -98,7 +64,6 @@ def test_an_arm_may_not_redefine_a_common_key():
     (Dimension("trainer.lr", (0.001, 0.01, 0.1)), 0.01, False),
     (Dimension("trainer.weight_decay", (0.0, 0.01, 0.1)), 0.0, False),  # no decay: a natural bound
     (Dimension("trainer.weight_decay", (0.0, 0.01)), 0.01, False),  # two values: no inside to compare with
-    (Dimension("trainer.lr", low=1e-4, high=1e-1, log=True), 0.099, True),
 ])
 def test_a_choice_on_the_edge_of_its_space_is_flagged(dim, value, edge):
     assert dim.on_edge(value) is edge
@@ -106,15 +71,18 @@ def test_a_choice_on_the_edge_of_its_space_is_flagged(dim, value, edge):
 
 # --- choices read validation only ---------------------------------------------------------------------------
 
-def _fake_record(seed: int, val: float, test: float, status: str = "ok") -> dict:
-    """A record whose target scores ``val`` on validation (minus its loss) and ``test`` on test."""
+def _fake_record(seed: int, val: float, test: float, status: str = "ok", source_val: float | None = None) -> dict:
+    """A record whose target scores ``val`` on validation (minus its loss) and ``test`` on test, and whose
+    source scores ``source_val`` (when given)."""
     task = {"task": "task0", "role": "target", "kind": "regression", "val": {"loss": -val, "r2": 1.0},
             "test": {"loss": -test, "r2": test}}
-    return {"seed": seed, "status": status, "tasks": [task], "error": None if status == "ok" else "DivergenceError"}
+    tasks = [task] + ([{"task": "task1", "role": "source", "kind": "regression", "val": {"loss": -source_val},
+                        "test": {"loss": 0.0}}] if source_val is not None else [])
+    return {"seed": seed, "status": status, "tasks": tasks, "error": None if status == "ok" else "DivergenceError"}
 
 
 def test_a_choice_follows_validation_whatever_the_test_scores(tmp_path):
-    """Test scores anti-correlated with validation, and random: the choice is the best mean validation."""
+    """Test scores anti-correlated with validation, and random: each set's choice is its best validation."""
     cfg = _compose(tmp_path)
     val = {0.003: 0.2, 0.03: 0.6}
     rng = np.random.default_rng(0)
@@ -123,9 +91,42 @@ def test_a_choice_follows_validation_whatever_the_test_scores(tmp_path):
         return [_fake_record(m.seed, val[m.lr] + 0.1 * m.weight_decay, test=-val[m.lr] + rng.normal())
                 for m in members]
 
-    choice, made = stage.choose(cfg, "stl", {"trainer": {}}, train, tmp_path / "choices")
-    assert made and choice["chosen"] == {"trainer.lr": 0.03, "trainer.weight_decay": 0.01}
-    assert math.isclose(choice["value"], 0.6 + 0.001)
+    choices = stage.choose(cfg, "mtl", {"trainer": {}}, train, tmp_path / "choices")
+    assert [(c["set"], c["tuning"]["seeds"], made) for c, made in choices] == [(0, [1000], True), (1, [1001], True)]
+    for choice, _ in choices:
+        assert choice["chosen"] == {"trainer.lr": 0.03, "trainer.weight_decay": 0.01}
+        assert math.isclose(choice["value"], 0.6 + 0.001)
+        assert len(choice["trials"]) == 4 and choice["method"] == "whole grid"
+
+
+def test_each_tuning_set_chooses_on_its_own_seeds(tmp_path):
+    """Set 1's seed favours the other learning rate: the sets disagree, each on its own validation."""
+    cfg = _compose(tmp_path)
+
+    def train(setting_cfg, members):
+        return [_fake_record(m.seed, (0.6 if m.lr == 0.03 else 0.2) * (1 if m.seed == 1000 else -1) - m.weight_decay,
+                             0.0) for m in members]
+
+    first, second = (choice for choice, _ in stage.choose(cfg, "mtl", {"trainer": {}}, train, tmp_path / "c"))
+    assert first["chosen"]["trainer.lr"] == 0.03 and second["chosen"]["trainer.lr"] == 0.003
+    assert all(set(t["per_seed"]) == {str(c["tuning"]["seeds"][0])} for c in (first, second) for t in c["trials"])
+    assert stage.budget_id(first) == stage.budget_id(second) and first["run_id"] != second["run_id"]
+
+
+def test_stl_chooses_each_tasks_copy_on_its_own_validation(tmp_path):
+    """The target prefers lr 0.03, the source 0.003: STL's choice is per task, its ``chosen`` the target's."""
+    cfg = _compose(tmp_path)
+
+    def train(setting_cfg, members):
+        return [_fake_record(m.seed, 0.6 if m.lr == 0.03 else 0.2, 0.0, source_val=0.2 if m.lr == 0.03 else 0.5)
+                for m in members]
+
+    for objective, value in (("target", 0.6), ("every_task", 0.55)):
+        cfg.tuning.objective = objective
+        choice, _ = stage.choose(cfg, "stl", {"trainer": {}}, train, tmp_path / objective)[0]
+        assert choice["per_task"] == {"task0": {"trainer.lr": 0.03, "trainer.weight_decay": 0.0},
+                                      "task1": {"trainer.lr": 0.003, "trainer.weight_decay": 0.0}}
+        assert choice["chosen"] == choice["per_task"]["task0"] and math.isclose(choice["value"], value)
 
 
 def test_the_score_never_reads_a_test_metric():
@@ -142,37 +143,50 @@ def test_the_score_never_reads_a_test_metric():
 def test_a_setting_with_a_failed_run_is_never_chosen_and_all_failed_is_an_error(tmp_path):
     cfg = _compose(tmp_path)
 
-    def train(setting_cfg, members):  # the best validation setting diverged on one tuning seed
+    def train(setting_cfg, members):  # the best validation setting diverged on set 1's seed
         return [_fake_record(m.seed, 0.9 if m.lr == 0.03 else 0.1, 0.0,
                              "failed" if (m.lr == 0.03 and m.seed == 1001) else "ok") for m in members]
 
-    choice, _ = stage.choose(cfg, "stl", {"trainer": {}}, train, tmp_path / "a")
-    assert choice["chosen"]["trainer.lr"] == 0.003
+    first, second = stage.choose(cfg, "mtl", {"trainer": {}}, train, tmp_path / "a")
+    assert first[0]["chosen"]["trainer.lr"] == 0.03 and second[0]["chosen"]["trainer.lr"] == 0.003
     with pytest.raises(TuningError, match="every one of 4 settings failed.*DivergenceError"):
-        stage.choose(cfg, "stl", {"trainer": {}}, lambda c, ms: [_fake_record(m.seed, 0, 0, "failed") for m in ms],
+        stage.choose(cfg, "mtl", {"trainer": {}}, lambda c, ms: [_fake_record(m.seed, 0, 0, "failed") for m in ms],
                      tmp_path / "b")
 
 
 # --- whole jobs ---------------------------------------------------------------------------------------------
 
-def test_every_arm_gets_the_same_budget_and_tuning_runs_keep_no_test_metric(tmp_path):
-    for regime in ("stl", "tl_full"):  # tl_full adds its own knob (trunk_lr): a larger space, the same budget
+def test_every_arm_covers_the_whole_grid_and_tuning_runs_keep_no_test_metric(tmp_path):
+    for regime in ("stl", "tl_full"):  # tl_full adds its own knob (trunk_lr) on top of the common grid
         summary = run_job(_compose(tmp_path, f"regime={regime}"))
         assert summary["status"] == "ok"
     choices = _choices(tmp_path)
-    assert sorted(c["arm"] for c in choices) == ["stl", "tl-full"]
-    assert [len(c["trials"]) for c in choices] == [4, 4]
-    assert {c["method"] for c in choices} == {"grid", "random subset without repeats (optuna BruteForceSampler)"}
+    assert sorted((c["arm"], c["set"]) for c in choices) == [("stl", 0), ("stl", 1), ("tl-full", 0), ("tl-full", 1)]
+    common = {(0.003, 0.0), (0.003, 0.01), (0.03, 0.0), (0.03, 0.01)}
+    for choice in choices:
+        settings = [t["setting"] for t in choice["trials"]]
+        assert {(s["trainer.lr"], s["trainer.weight_decay"]) for s in settings[:4]} == common  # the whole grid
+        if choice["arm"] == "tl-full":  # at its configured trunk_lr, then the other value at the best common setting
+            assert [s["regime.trunk_lr"] for s in settings] == [1.0] * 4 + [0.1]
+            best = max(choice["trials"][:4], key=lambda t: t["value"])["setting"]
+            assert {**settings[4], "regime.trunk_lr": 1.0} == best and choice["trials"][4]["step"] == "own knob"
+        else:
+            assert len(settings) == 4 and set(choice["per_task"]) == {"task0", "task1", "task2"}
     trials = [json.loads(p.read_text()) for p in (tmp_path / ".tuning" / "adhoc" / "trials").glob("*.json")]
-    assert len(trials) == 2 * 4 * 2  # two arms, four settings, two tuning seeds
+    assert len(trials) == 2 * 4 + 2 * 5  # per set of one seed: STL the grid, tl-full the grid and one more
     assert all("test" not in task for record in trials for task in record["tasks"])
     assert {r["seed"] for r in trials} == {1000, 1001}
     evaluated = [json.loads(p.read_text()) for p in (tmp_path / "adhoc").glob("*.json")]
     assert sorted(r["seed"] for r in evaluated) == [0, 0, 1, 1]
     for record in evaluated:
-        chosen = next(c for c in choices if c["run_id"] == record["tuning"]["choice"])["chosen"]
-        assert record["config"]["trainer"]["lr"] == chosen["trainer.lr"]
+        choice = next(c for c in choices if c["run_id"] == record["tuning"]["choice"])
+        assert choice["set"] == record["tuning"]["set"] == record["seed"] % 2  # seed e: the choice of set e mod 2
+        assert record["config"]["trainer"]["lr"] == choice["chosen"]["trainer.lr"]
         assert record["config"]["tuning"] == record["tuning"]["choice"]
+        if record["regime"] == "stl":
+            assert record["config"]["trainer"]["per_task"] == {
+                task: {"lr": s["trainer.lr"], "weight_decay": s["trainer.weight_decay"]}
+                for task, s in choice["per_task"].items()}
         assert "trunk_lr" not in (record.get("variant") or {})  # a tuned knob never splits the arm's label
 
 
@@ -197,7 +211,9 @@ def test_scikit_learn_arms_are_not_tuned_and_untuned_jobs_have_no_tuning(tmp_pat
 
 
 @pytest.mark.parametrize(("overrides", "error"), [
-    (["tuning.seeds=[1,1000]", "seed=[0,1]"], "share \\[1\\]"),
+    (["tuning.seeds=[[1],[1000]]", "seed=[0,1]"], "share \\[1\\]"),
+    (["tuning.seeds=[[1000],[1000]]"], "expected distinct seeds"),
+    (["tuning.trials=3"], "not the size of the common grid"),
     (["trainer.lr=[0.01,0.1]"], "trainer.lr lists values and tuning chooses it too"),
     (["tuning.objective=test"], "tuning.objective='test' is invalid"),
 ])
@@ -222,12 +238,14 @@ def _record(arm: str, tuning: dict | None, knobs=None) -> dict:
     return {**record, "tuning": tuning} if tuning else record
 
 
-def test_an_arm_is_compared_under_one_choice_per_condition():
+def test_an_arm_is_compared_under_one_tuning_config_per_condition_with_every_set():
     records = [_record("stl", None), _record("mtl", None), _record("mtl", {"choice": "a", "trials": 12}),
-               _record("mtl", {"choice": "b", "trials": 24}), _record("mtl", {"choice": "c", "trials": 12}, {"x": 2})]
+               _record("mtl", {"choice": "b0", "budget": "B", "trials": 24}),
+               _record("mtl", {"choice": "b1", "budget": "B", "trials": 24}),
+               _record("mtl", {"choice": "c", "trials": 12}, {"x": 2})]
     kept, note = keep_tuned(records)
-    assert [(r["regime"], (r.get("tuning") or {}).get("choice")) for r in kept] == [("stl", None), ("mtl", "b"),
-                                                                                  ("mtl", "c")]
+    assert [(r["regime"], (r.get("tuning") or {}).get("choice")) for r in kept] == [
+        ("stl", None), ("mtl", "b0"), ("mtl", "b1"), ("mtl", "c")]
     assert note.startswith("2 record(s) left out")
 
 
@@ -275,9 +293,10 @@ def test_the_report_states_the_protocol_and_lists_every_choice(tmp_path):
         assert run_job(_compose(tmp_path / "experiments", f"regime={regime}", "study_name=tuned"))["status"] == "ok"
     write_reports(tmp_path / "experiments", tmp_path / "reports")
     page = (tmp_path / "reports" / "tuned" / "README.md").read_text()
-    assert "**tuning**: 4 trials per arm and condition, equal for every tuned arm" in page
-    assert "tuning seeds [1000, 1001]" in page and "no test score enters a choice" in page
-    assert "## Tuning" in page and "| mtl " in page and "| stl " in page
+    assert "**tuning**: 4 trials per arm, condition and tuning-seed set, the whole common grid" in page
+    assert "each tuning-seed set apart ([1000], [1001]" in page and "no test score enters a choice" in page
+    assert "## Tuning" in page and "| mtl " in page and "| stl " in page and "set 1" in page
+    assert "`stl`: whole common grid (lr [0.003, 0.03] x weight_decay [0.0, 0.01]: 4)" in page
     assert "tuned (4 trials per arm" in (tmp_path / "reports" / "index.md").read_text()
 
 
@@ -289,8 +308,8 @@ def test_a_tie_on_a_saturated_validation_loss_goes_to_the_smallest_learning_rate
     def train(setting_cfg, members):
         return [_fake_record(m.seed, -loss[m.lr] - m.weight_decay, 0.0) for m in members]
 
-    choice, _ = stage.choose(cfg, "stl", {"trainer": {}}, train, tmp_path / "choices")
-    assert choice["chosen"] == {"trainer.lr": 0.003, "trainer.weight_decay": 0.0} and choice["tied"] == 2
+    for choice, _ in stage.choose(cfg, "mtl", {"trainer": {}}, train, tmp_path / "choices"):
+        assert choice["chosen"] == {"trainer.lr": 0.003, "trainer.weight_decay": 0.0} and choice["tied"] == 2
 
 
 ARM_CONFIGS = {"tl-full": ["regime=tl_full"], "tl-lp_ft": ["regime=tl_lp_ft"], "tl-l2_sp": ["regime=tl_l2_sp"],

@@ -92,6 +92,9 @@ class PopulationModule(pl.LightningModule):
         super().__init__()
         _check_same_tasks(task_sets)
         self.task_sets, self.tasks, self.members, self.shared = task_sets, task_sets[0], members, shared
+        if shared and any(member.per_task for member in members):
+            raise ValueError("settings per task (Member.per_task) need a copy per task (STL); a shared model "
+                             "trains every task at one learning rate and weight decay")
         self.n_members, self.groups = len(members), 1 if shared else len(self.tasks)
         # Selection groups: one per task when unshared, or when a shared model keeps each task's best state
         # (its trunk and head at that task's best step, ``per_task_selection``); else one per member.
@@ -219,13 +222,16 @@ class PopulationModule(pl.LightningModule):
         return losses.detach().sum()
 
     def configure_optimizers(self) -> torch.optim.Optimizer:
-        groups: dict[float, list[nn.Parameter]] = {}
+        """Adam at each member's settings; in STL each copy at its own task's (``Member.per_task``)."""
+        settings = [member.task_settings([task.name for task in self.tasks]) for member in self.members]
+        groups: dict[tuple[float, int | None], list[nn.Parameter]] = {}
         for name, param in self.named_parameters():
             if param.requires_grad:
                 scale = next((s for prefix, s in self.lr_scales.items() if name.startswith(prefix)), 1.0)
-                groups.setdefault(scale, []).append(param)
-        return population_adam([(params, scale) for scale, params in groups.items()], [m.lr for m in self.members],
-                               [m.weight_decay for m in self.members])
+                task = int(name.split(".")[1]) if name.startswith("heads.") and not self.shared else None
+                groups.setdefault((scale, task), []).append(param)
+        return population_adam([(params, *_copy_settings(settings, task, scale, self.shared))
+                                for (scale, task), params in groups.items()])
 
     def split_data(self, split: str, task: int) -> tuple[torch.Tensor, list[int], list[torch.Tensor]]:
         """Every member's inputs of ``task`` on ``split`` stacked ``[R, n, ...]`` (padded to the longest), their
@@ -293,6 +299,18 @@ class PopulationModule(pl.LightningModule):
             for moment in optimizer.state.get(param, {}).values():
                 if isinstance(moment, torch.Tensor) and moment.shape == param.shape:
                     moment[rows] = 0
+
+
+def _copy_settings(settings: list[list[tuple[float, float]]], task: int | None, scale: float,
+                   shared: bool) -> tuple[list[float], list[float]]:
+    """Learning rates (times ``scale``) and weight decays of every leading copy of a parameter, from each
+    member's per-task ``settings``: an unshared head of ``task`` has one copy per member, an unshared trunk one
+    per (member, task), member-major, and a shared parameter one per member (its tasks share its settings)."""
+    if task is not None:
+        cells = [row[task] for row in settings]
+    else:
+        cells = [row[0] for row in settings] if shared else [cell for row in settings for cell in row]
+    return [lr * scale for lr, _ in cells], [decay for _, decay in cells]
 
 
 def _pad_rows(x: torch.Tensor, rows: int) -> torch.Tensor:

@@ -17,7 +17,9 @@ class PopulationAdam(torch.optim.Optimizer):
     """Adam (Kingma & Ba 2015) with L2 weight decay added to the gradient, as ``torch.optim.Adam``.
 
     ``lrs`` and ``weight_decays`` hold one value per member; a parameter whose leading dimension is
-    ``k * len(lrs)`` gives member ``r`` its copies ``r*k .. r*k + k - 1`` (member-major).
+    ``k * len(lrs)`` gives member ``r`` its copies ``r*k .. r*k + k - 1`` (member-major). A parameter group
+    may carry its own ``lrs`` and ``weight_decays``, one per member or one per copy (``k = 1``: STL's copies
+    tuned per task).
     """
 
     def __init__(self, params, lrs: Sequence[float], weight_decays: Sequence[float],
@@ -38,7 +40,6 @@ class PopulationAdam(torch.optim.Optimizer):
                 loss = closure()
         for group in self.param_groups:
             beta1, beta2 = group["betas"]
-            members = len(group["lrs"])
             for param in group["params"]:
                 if param.grad is None:
                     continue
@@ -47,8 +48,8 @@ class PopulationAdam(torch.optim.Optimizer):
                     state["step"] = 0
                     state["exp_avg"] = torch.zeros_like(param)
                     state["exp_avg_sq"] = torch.zeros_like(param)
-                    state["lr"] = _per_copy(group["lrs"], param, members)  # float64, as torch's Python float
-                    state["weight_decay"] = _per_copy(group["weight_decays"], param, members).to(param.dtype)
+                    state["lr"] = _per_copy(group["lrs"], param)  # float64, as torch's Python float
+                    state["weight_decay"] = _per_copy(group["weight_decays"], param).to(param.dtype)
                 state["step"] += 1
                 step, exp_avg, exp_avg_sq = state["step"], state["exp_avg"], state["exp_avg_sq"]
                 grad = param.grad.addcmul(param, state["weight_decay"])
@@ -61,22 +62,23 @@ class PopulationAdam(torch.optim.Optimizer):
         return loss
 
 
-def _per_copy(values: torch.Tensor, param: torch.Tensor, members: int) -> torch.Tensor:
-    """One value per member, repeated over that member's copies and shaped to broadcast over ``param``."""
-    copies = param.shape[0]
+def _per_copy(values: torch.Tensor, param: torch.Tensor) -> torch.Tensor:
+    """One value per member (or per copy), repeated over that member's copies and shaped to broadcast over
+    ``param``."""
+    copies, members = param.shape[0], len(values)
     if copies % members:
         raise ValueError(f"a parameter of {copies} copies cannot be split between {members} members")
     shape = (copies,) + (1,) * (param.ndim - 1)
     return values.repeat_interleave(copies // members).view(shape).to(param.device)
 
 
-def population_adam(groups: list[tuple[list[torch.Tensor], float]], lrs: Sequence[float],
-                    weight_decays: Sequence[float]) -> torch.optim.Optimizer:
-    """Adam over ``(parameters, lr multiplier)`` groups: torch's fused Adam when every member has the same
-    settings (a population of seeds: the fastest, and a one-member population matches a plain run bit for
-    bit), ``PopulationAdam`` when they differ."""
-    if len(set(lrs)) == 1 and len(set(weight_decays)) == 1:
-        return torch.optim.Adam([{"params": params, "lr": lrs[0] * scale} for params, scale in groups],
-                                lr=lrs[0], weight_decay=weight_decays[0], fused=True)
-    return PopulationAdam([{"params": params, "lrs": torch.tensor(lrs, dtype=torch.float64) * scale}
-                           for params, scale in groups], lrs, weight_decays)
+def population_adam(groups: list[tuple[list[torch.Tensor], Sequence[float], Sequence[float]]]) -> torch.optim.Optimizer:
+    """Adam over ``(parameters, lrs, weight decays)`` groups, one value per member or per copy of the group's
+    parameters: torch's fused Adam when each group's values are all equal (a population of seeds: the fastest,
+    and a one-member population matches a plain run bit for bit), ``PopulationAdam`` when they differ."""
+    if all(len(set(lrs)) == 1 and len(set(decays)) == 1 for _, lrs, decays in groups):
+        return torch.optim.Adam([{"params": params, "lr": lrs[0], "weight_decay": decays[0]}
+                                 for params, lrs, decays in groups], fused=True)
+    return PopulationAdam([{"params": params, "lrs": torch.tensor(lrs, dtype=torch.float64),
+                            "weight_decays": torch.tensor(decays, dtype=torch.float64)}
+                           for params, lrs, decays in groups], groups[0][1], groups[0][2])

@@ -1,7 +1,8 @@
 """A population: the independent runs of one condition that train together as one batched model.
 
 A member is exactly one run: its own seed (data draw, initialisation, batch streams), its own learning
-rate and weight decay, its own early stopping, selected state and record. Members share the family
+rate and weight decay (or one per task, for STL's copies tuned per task), its own early stopping, selected
+state and record. Members share the family
 recipe, the regime and the architecture, which is what lets them share one forward pass.
 """
 
@@ -18,6 +19,18 @@ class Member:
     seed: int
     lr: float
     weight_decay: float
+    # (task name, lr, weight decay) of the tasks that train at settings of their own: STL's copies share
+    # nothing, so each is tuned on its own task (bench/tuning/stage.py); the others train at lr, weight_decay
+    per_task: tuple[tuple[str, float, float], ...] = ()
+
+    def task_settings(self, tasks: Sequence[str]) -> list[tuple[float, float]]:
+        """``(lr, weight decay)`` of each of ``tasks`` (names, in the family's order)."""
+        own = {name: (lr, decay) for name, lr, decay in self.per_task}
+        unknown = sorted(set(own) - set(tasks))
+        if unknown:
+            raise ValueError(f"member seed={self.seed} has settings for task(s) {unknown} the family lacks: "
+                             f"{list(tasks)}")
+        return [own.get(name, (self.lr, self.weight_decay)) for name in tasks]
 
 
 @dataclass

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -38,6 +38,7 @@ class StudyData:
     notes: tuple[str, ...] = ()  # how the study's records were read: rotated targets, null knobs
     bayes: pd.DataFrame | None = None  # each run's and task's Bayes risk, where its family states one (excess.py)
     columns: tuple[str, ...] = ()  # the table columns its regression targets come from: the units of its errors
+    tuning_sets: dict[int, int] = field(default_factory=dict)  # seed -> the tuning-seed set whose choice it used
 
     @property
     def keys(self) -> list[str]:
@@ -152,7 +153,9 @@ def study_data(name: str, records: list[dict]) -> StudyData:
         notes.insert(0, _rotation_note(records, rotated))
     columns = sorted({column for r in records if r.get("status") == "ok" for t in r["tasks"]
                       if t["kind"] == "regression" and (column := target_column(r, t["task"]))})
-    return StudyData(name, runs, data, knobs, tuple(notes), bayes_frame(records), tuple(columns))
+    sets = {r["seed"]: r["tuning"]["set"] for r in records
+            if r.get("status") == "ok" and isinstance(r.get("tuning"), dict) and r["tuning"].get("set") is not None}
+    return StudyData(name, runs, data, knobs, tuple(notes), bayes_frame(records), tuple(columns), sets)
 
 
 def _rotation(records: list[dict]) -> list[str]:

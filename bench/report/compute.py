@@ -23,7 +23,8 @@ COMPUTE_RULE = (
     "compute** (He et al. 2019): pretraining counts too, so transfer spent the total shown, and STL would be "
     "owed the difference. Seconds are a population's stage wall time divided by its members (a share, on this "
     "machine). A run at its step cap might have gained from more steps; one that stopped earlier on its "
-    "validation loss would not."
+    "validation loss would not. **tuning_trials**: the settings its tuning trained per tuning-seed set before "
+    "these runs (the whole common grid for every tuned arm; more where an arm's own knob came on top)."
 )
 
 
@@ -44,7 +45,7 @@ def run_compute(record: dict) -> dict:
     steps = target.get("steps") or 0
     return {"run_id": record["run_id"], "target_steps": steps, "pretrain_steps": pretrain.get("steps") or 0,
             "target_s": seconds(target, job_share), "pretrain_s": seconds(pretrain, 0.0),
-            "at_cap": bool(cap) and steps >= cap}
+            "at_cap": bool(cap) and steps >= cap, "tuning_trials": (record.get("tuning") or {}).get("trials", 0)}
 
 
 def compute_table(study: StudyData, records: list[dict]) -> pd.DataFrame:
@@ -59,7 +60,7 @@ def compute_table(study: StudyData, records: list[dict]) -> pd.DataFrame:
     table = (frame.groupby(["arm", *keys], dropna=False)
              .agg(steps_target=("target_steps", "mean"), steps_total=("total_steps", "mean"),
                   seconds_target=("target_s", "mean"), seconds_total=("total_s", "mean"),
-                  at_cap=("at_cap", "mean"), runs=("run_id", "nunique"))
+                  at_cap=("at_cap", "mean"), tuning_trials=("tuning_trials", "max"), runs=("run_id", "nunique"))
              .reset_index())
     return table
 

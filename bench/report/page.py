@@ -19,8 +19,8 @@ from markupsafe import Markup, escape
 from bench.report.study import Figure, Section, StudyReport
 from bench.report.tables import Table
 
-VERDICT_WORDS = ("win", "loss", "tie", "supported", "contradicted", "inconclusive", "not run", "descriptive",
-                 "no effect")
+VERDICT_WORDS = ("win", "loss", "tie", "supported", "contradicted", "underpowered", "premise fails", "not run",
+                 "descriptive", "no effect")
 
 
 def marks(text: str) -> Markup:

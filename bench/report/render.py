@@ -10,14 +10,15 @@ import pandas as pd
 
 from bench.report import plots
 from bench.report.aggregate import StudyData, study_data, task_scores, warn_unreached, with_primary_metric
-from bench.report.claims import VERDICT_RULE, claims_table
+from bench.report.claims import HOW_TO_READ, claims_table, claims_view, needs_more_seeds, sentences
+from bench.report.claims_figure import plot_claims
 from bench.report.decision import decide, decision_section
 from bench.report.page import href, write_index, write_study_page
 from bench.report.paired import friedman, measured_differences, summarize_differences, win_tie_loss
 from bench.report.plots import plot_cd_diagram
 from bench.report.protocol import software_versions
 from bench.report.study import DELTA_M_RULE, Figure, Section, StudyReport, build_study
-from bench.report.tables import Table, claims_view, markdown_text, plain_table
+from bench.report.tables import Table, markdown_text, plain_table
 from bench.report.tuning import add_tuning, keep_tuned, tuning_label
 from bench.results import scan_records
 from bench.results.choices import load_choices
@@ -26,11 +27,13 @@ from bench.results.scan import deduplicate
 STATISTICS = [
     "Seeds are paired: one seed fixes the data draw and the initialisation for every arm of a condition, so "
     "arms are compared seed by seed (arm − STL) on the seeds both finished; tables say how many (n pairs).",
-    "Every interval is a 95% bootstrap CI over seeds (4000 resamples, fixed generator), expanded for small "
-    "samples after Hesterberg (2015) so that 5 seeds still cover about 95%. A bootstrap interval cannot "
-    "reach beyond the observed seeds, so with fewer than 5 seeds treat it as optimistic.",
-    "p-values are two-sided Wilcoxon signed-rank tests on the paired differences, Holm-adjusted over all the "
-    "comparisons of one table.",
+    "Every interval of the study tables is a 95% bootstrap CI over seeds (4000 resamples, fixed generator), "
+    "expanded for small samples after Hesterberg (2015) so that 5 seeds still cover about 95%. A bootstrap interval "
+    "cannot reach beyond the observed seeds, so with fewer than 5 seeds treat it as optimistic. The claims' verdicts "
+    "read simultaneous Student-t intervals instead (Claims, How to read; docs/statistics.md).",
+    "p-values are two-sided Wilcoxon signed-rank tests on the paired differences; like the outcome beside them "
+    "they read each comparison alone, and each table's caption says how many of its wins and losses Holm's "
+    "correction over the table keeps.",
     "A failed or absent run is listed under Missing runs of its study and flagged (n=k/K ⚠) in the tables; "
     "nothing is averaged over fewer seeds without saying so.",
 ]
@@ -52,7 +55,7 @@ def study_markdown(report: StudyReport) -> str:
 
 
 def _section_markdown(section: Section, folder: Path) -> list[str]:
-    lines = ["", f"## {markdown_text(section.title)}", ""]
+    lines = ["", f"## {markdown_text(section.title)}", ""] if section.title else [""]
     lines += [f"{markdown_text(text)}\n" for text in section.text]
     lines += [table.markdown() for table in section.tables]
     for figure in section.figures:
@@ -134,8 +137,18 @@ def _blocks(study: StudyData) -> pd.DataFrame:
     return scores.assign(block=study.name + " | " + scores[study.keys].map(str).agg(",".join, axis=1))  # NaN too
 
 
+def claims_section(table: pd.DataFrame, reports: Path) -> Section:
+    """The index's claims: which rows would need more seeds, how to read the rule, the seven-column table and
+    the figure of small multiples (claims.py computes, claims_figure.py draws)."""
+    path = plot_claims(table, reports / "figures" / "claims")
+    figures = [Figure(path, "Claims at a glance: one panel per answered claim row, arm − STL along its knob, the "
+                            "band its simultaneous interval, the margin shaded grey, the verdict as the title.")]
+    return Section("", [needs_more_seeds(table), f"**How to read.** {HOW_TO_READ[0]}", *HOW_TO_READ[1:]],
+                   [claims_view(table)], figures if path else [])
+
+
 def index_markdown(claims: Section, reports: list[StudyReport], versions: Table, experiments: Path,
-                   claim_sentences: list[str]) -> str:
+                   claim_sentences: list[str], folder: Path) -> str:
     lines = ["# mtl-transfer-bench report", "",
              "The full report is [index.html](index.html); each study has a page of its own. Each study sweeps "
              "the knob of one claim over every arm with paired seeds (see conf/study/).", "", "## What to do", ""]
@@ -146,7 +159,7 @@ def index_markdown(claims: Section, reports: list[StudyReport], versions: Table,
                      f"{markdown_text(decision)}")
     if not reports:
         lines.append(f"No run records found in `{markdown_text(experiments)}`: run a study first, e.g. `make bench`.")
-    lines += ["", "## Claims", "", *(table.markdown() for table in claims.tables), "## Studies", ""]
+    lines += ["", "## Claims", *_section_markdown(claims, folder), "## Studies", ""]
     for report in reports:
         lines.append(f"- [{markdown_text(report.name)}](<{href(report.name + '/README.md')}>): varies "
                      f"{markdown_text(report.protocol['varied'])}; {report.protocol['runs']}; "
@@ -193,12 +206,12 @@ def _write_studies(experiments: Path, studies: list[Path], reports: Path, jobs: 
 
 
 def write_reports(experiments: Path, reports: Path, only: list[str] | None = None,
-                  claim_sentences: list[str] = (), jobs: int = 1, svg: bool = False,
-                  metric: dict[str, str] | None = None) -> Path:
+                  jobs: int = 1, svg: bool = False, metric: dict[str, str] | None = None) -> Path:
     """One folder per study under ``reports`` (its ``index.html`` page, ``README.md``, tables, figures) plus
     ``index.md`` and ``index.html``; ``only`` names the studies to include (default: every study folder).
-    ``claim_sentences`` (one per claim, issue 23) open the index's decision. ``jobs`` studies are built at
-    once; ``svg`` writes every figure as SVG too; ``metric``: the primary metric chosen at report time."""
+    The index's decision opens with one sentence per answered claim row (``claims.sentences``). ``jobs``
+    studies are built at once; ``svg`` writes every figure as SVG too; ``metric``: the primary metric chosen
+    at report time."""
     plots.VECTOR.on = svg
     reports.mkdir(parents=True, exist_ok=True)
     studies = sorted(p for p in Path(experiments).iterdir() if p.is_dir() and not p.name.startswith("."))
@@ -214,14 +227,16 @@ def write_reports(experiments: Path, reports: Path, only: list[str] | None = Non
 
     all_records = deduplicate([r for records in by_study.values() for r in records])
     warn_unreached(metric, all_records)
-    claims = Section("", tables=[claims_view(claims_table({r.name: r.data for r in built}), VERDICT_RULE)])
+    verdicts = claims_table({r.name: r.data for r in built})
+    claims, claim_sentences = claims_section(verdicts, reports), sentences(verdicts)
     versions = plain_table(software_versions(all_records), "software", "Software versions",
                            "From the records' `versions` field (each run once); a package with several versions "
                            "lists each.")
     overall = _overall_section(built, by_study, reports)
     for table in (*claims.tables, versions, *overall.tables):
         table.write(reports / "tables")
-    (reports / "index.md").write_text(index_markdown(claims, built, versions, experiments, list(claim_sentences)))
+    (reports / "index.md").write_text(index_markdown(claims, built, versions, experiments, claim_sentences,
+                                                     reports))
     write_index(reports / "index.html", claims, built, overall, versions, [*STATISTICS, DELTA_M_RULE],
-                {r.name: tuning_label(r.protocol) for r in built}, list(claim_sentences))
+                {r.name: tuning_label(r.protocol) for r in built}, claim_sentences)
     return reports / "index.html"

@@ -107,22 +107,27 @@ def smallest_p(n_pairs: int, comparisons: int) -> tuple[float, float]:
 
 
 def _p_columns(summary: pd.DataFrame) -> tuple[dict[str, pd.Series], str]:
-    """The p-value columns that can decide at ``P_LEVEL`` and the sentence that says how to read them: a
-    column whose smallest attainable value is not below the level is left out, and the sentence says why."""
+    """The p-value column and the sentence that says how to read it. The outcome and the p beside it read each
+    comparison alone, at 95% (the same correction: none); Holm's correction over the table's comparisons is
+    stated in the sentence, as the count of wins and losses it keeps, never as a column that a differently
+    corrected outcome would sit beside. The p column is left out where it cannot fall below ``P_LEVEL``."""
     n = int(summary["n_pairs"].max()) if len(summary) else 0
     comparisons = int(summary["p"].notna().sum())
     raw, adjusted = smallest_p(n, comparisons)
-    columns = {"p (Wilcoxon)": summary["p"].map(p_value), "p (Holm)": summary["p_holm"].map(p_value)}
     if raw >= P_LEVEL:
         return {}, (f" No p-value is shown: with at most {n} pairs the smallest two-sided Wilcoxon p is 2/2^{n} = "
                     f"{raw:.3g}, never below {P_LEVEL}; the outcome rests on the CI.")
-    rule = (f" p: two-sided Wilcoxon signed-rank test (with {n} pairs it cannot fall below {raw:.3g})")
+    rule = (f" Outcome and p read each comparison alone at 95%; p: two-sided Wilcoxon signed-rank test (with {n} "
+            f"pairs it cannot fall below {raw:.3g}).")
     if adjusted >= P_LEVEL:
-        columns.pop("p (Holm)")
-        return columns, (f"{rule}. Its Holm adjustment over the {comparisons} comparisons of this table is left "
-                         f"out: it cannot fall below {comparisons} x {raw:.3g} = {adjusted:.3g}, so it could never "
-                         f"decide at {P_LEVEL}; the outcome rests on the CI.")
-    return columns, f"{rule}; p (Holm): adjusted over the {comparisons} comparisons of this table."
+        return {"p (Wilcoxon)": summary["p"].map(p_value)}, (
+            f"{rule} Over the {comparisons} comparisons of this table no outcome could survive Holm's correction: "
+            f"its smallest adjusted p is {comparisons} x {raw:.3g} = {adjusted:.3g}.")
+    decided = summary["outcome"].isin(["win", "loss"])
+    kept = int((decided & (summary["p_holm"] < P_LEVEL)).sum())
+    return {"p (Wilcoxon)": summary["p"].map(p_value)}, (
+        f"{rule} Holm's correction over the {comparisons} comparisons of this table (adjusted p < {P_LEVEL}) keeps "
+        f"{kept} of its {int(decided.sum())} wins and losses.")
 
 
 def difference_table(summary: pd.DataFrame, keys: list[str], digits: int, name: str, title: str,
@@ -156,43 +161,3 @@ def plain_table(frame: pd.DataFrame, name: str, title: str, caption: str, keys: 
         elif pd.api.types.is_float_dtype(shown[column]):
             shown[column] = shown[column].map(lambda v: number(v, 3))
     return Table(name, title, caption, shown)
-
-
-def _evidence(cell, knob_value) -> str:
-    if not isinstance(cell, tuple):
-        return "—"
-    mean, low, high, n = cell
-    return f"{knob_text(knob_value)}: {interval(mean, low, high)} (n={n})"
-
-
-def claims_view(claims: pd.DataFrame, rule: str) -> Table:
-    """One row per claim and arm: what was predicted, the measured trend with its CI, end points, verdict."""
-    rows = []
-    for _, row in claims.iterrows():
-        if row["verdict"] == "descriptive":
-            mean, low, high, n = row["pooled"]
-            measured = (f"MTL beats TL in {int(row['win'])}, ties in {int(row['tie'])}, loses in "
-                        f"{int(row['loss'])} conditions; pooled mean MTL − TL {interval(mean, low, high)} "
-                        f"over {n} pairs")
-            low = high = "—"
-            change = overall = "—"
-        elif isinstance(row.get("low"), tuple):
-            measured = f"{interval(row['slope'], row['slope_low'], row['slope_high'])} {row['unit']}"
-            low, high = _evidence(row["low"], row["low_knob"]), _evidence(row["high"], row["high_knob"])
-            change = (f"{interval(row['change'], row['change_low'], row['change_high'])} "
-                      f"(margin ±{row['margin']:g}, n={int(row['n_units'])})")
-            overall = f"{row['overall']}: {interval(row['overall_mean'], row['overall_low'], row['overall_high'])}"
-        else:
-            measured, low, high, change, overall = "—", "—", "—", "—", "—"
-        rows.append({"claim": int(row["claim"]), "prediction tested": row["prediction"], "study": row["study"],
-                     "arm": row["arm"], "change, smallest to largest knob [simultaneous CI]": change,
-                     "verdict": row["verdict"], "overall vs STL": overall, "trend [95% CI]": measured,
-                     "at the smallest knob": low, "at the largest knob": high,
-                     "excess risk": row["excess"] if isinstance(row.get("excess"), str) else "",
-                     "note": row["note"] if isinstance(row.get("note"), str) else ""})
-    levels = claims["level"].dropna() if "level" in claims else pd.Series(dtype=float)
-    adjusted = f" Here k = {len(levels)}: each CI of the change and of overall is at {levels.iloc[0]:.2%}." \
-        if len(levels) else ""
-    caption = (f"{rule}{adjusted} Differences at the end points are arm − STL in the claim's measure, with 95% "
-               "CI and the number of pairs.")
-    return Table("claims", "Claims under test (DESIGN.md section 1)", caption, pd.DataFrame(rows))

@@ -135,6 +135,8 @@ class TuningUse(Schema):
 
     choice: Name
     arm: Name
+    set: Count | None = None   # its tuning-seed set (records before there were sets have none)
+    budget: Name | None = None  # what the sets' choices share: records of one tuning config
     chosen: dict[str, Scalar]
     trials: Count
 
@@ -237,11 +239,10 @@ class RunRecord(Schema):
 # --- tuning choices ------------------------------------------------------------------------------------------
 
 class TuningSpec(Schema):
-    trials: Count
-    rounds: Count
-    seeds: list[int]
+    space: dict[str, Any]  # the common grid, every tuned arm trains all of it
+    own: dict[str, Any]    # the arm's own knob, searched at the best common setting
+    seeds: list[int]       # this tuning-seed set's seeds
     objective: str
-    space: dict[str, Any]
 
 
 class Trial(Schema):
@@ -249,6 +250,9 @@ class Trial(Schema):
     setting: dict[str, Scalar]
     value: Number  # NaN when a run of the setting failed
     per_seed: dict[str, Number]
+    tasks: dict[str, Number] = {}  # each task's mean score (STL's copies choose per task on it)
+    target: Name | None = None
+    step: str | None = None        # common grid, or own knob
     errors: list[str]
 
 
@@ -262,7 +266,9 @@ class TuningChoice(Schema):
     condition: dict[str, Any]
     tuning: TuningSpec
     method: str
+    set: Count  # the tuning-seed set it was made on: evaluation seed e trains with set e mod (number of sets)
     chosen: dict[str, Scalar]
+    per_task: dict[str, dict[str, Scalar]] | None = None  # STL: each task's copy at its own setting
     value: Number
     tied: Count
     on_edge: list[str]

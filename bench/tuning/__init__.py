@@ -1,1 +1,1 @@
-"""Hyper-parameter tuning with the same budget for every arm, chosen on validation (bench/tuning/stage.py)."""
+"""Hyper-parameter tuning: every arm covers one grid, chosen on validation per tuning-seed set (stage.py)."""
