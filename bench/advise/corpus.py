@@ -27,9 +27,13 @@ from bench.data.validation import draw_family
 from bench.report.tuning import keep_tuned
 from bench.results import load_records
 
-SETTINGS = CONF / "advise" / "corpus.yaml"
+SETTINGS = CONF / "advise" / "advisor.yaml"
 CORPUS = Path(__file__).parent / "data" / "corpus.csv"
 _DESCRIPTOR_CODE = ("rows.py", "linear.py", "shift.py", "affinity.py", "logme.py", "descriptors.py")
+
+
+def load_settings() -> dict:
+    return OmegaConf.to_container(OmegaConf.load(SETTINGS))
 
 
 def code_hash() -> str:
@@ -107,7 +111,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--experiments", type=Path, default=Path("experiments"), help="folder of run records")
     parser.add_argument("--corpus", type=Path, default=CORPUS, help="where to write the corpus (CSV)")
     args = parser.parse_args(argv)
-    settings = OmegaConf.to_container(OmegaConf.load(SETTINGS))
+    settings = load_settings()
     frame = build(args.experiments, settings)
     if frame.empty:
         print(f"error: no corpus study has records under {args.experiments}; run `make advisor`", file=sys.stderr)

@@ -144,3 +144,13 @@ def load_advisor(path: Path, descriptors: list[str]) -> Advisor:
     if set(heads) != {"mtl", "tl"}:
         raise refuse(f"heads {sorted(heads)}, expected ['mtl', 'tl']")
     return Advisor(descriptors, heads, str(body["corpus_sha256"]), float(body["margin"]))
+
+
+REGIMES = ("stl", "mtl", "tl")
+
+
+def recommend(probabilities: dict[str, float]) -> str:
+    """The regime to use: of the heads whose probability of beating STL is at least one half (NaN: the regime
+    is not available), the likelier; STL, the cheapest, when none is."""
+    likely = {head: p for head, p in probabilities.items() if not np.isnan(p) and p >= 0.5}
+    return max(likely, key=likely.get) if likely else "stl"

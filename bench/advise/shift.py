@@ -26,8 +26,9 @@ def shared_fraction(a: np.ndarray, b: np.ndarray) -> float:
 
 
 def domain_auc(a: np.ndarray, b: np.ndarray, seed: int) -> float:
-    """Cross-validated AUC of telling ``a``'s rows from ``b``'s; 0.5 for the same rows, NaN with too few."""
-    if shared_fraction(a, b) == 1.0 and shared_fraction(b, a) == 1.0:
+    """Cross-validated AUC of telling ``a``'s rows from ``b``'s; 0.5 when one's rows are among the other's (a
+    scarce target labelling some of its sources' inputs), NaN with too few rows."""
+    if shared_fraction(a, b) == 1.0 or shared_fraction(b, a) == 1.0:
         return 0.5
     rng = np.random.default_rng([seed, 13])
     a, b = (side[rng.permutation(len(side))[:MAX_ROWS]] for side in (a, b))
