@@ -16,7 +16,7 @@ import shlex
 import sys
 from pathlib import Path
 
-from hydra.errors import HydraException
+from hydra.errors import HydraException, InstantiationException
 from omegaconf import OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
@@ -53,7 +53,12 @@ def run(overrides: list[str], do_confirm: bool, advisor_path: Path, out: Path) -
     advisor = load_advisor(advisor_path, list(DESCRIPTORS))
     torch.set_num_threads(cfg.threads)
     seed = _first_seed(cfg.seed)
-    family = draw_family(cfg.data, seed)
+    try:
+        family = draw_family(cfg.data, seed)
+    except InstantiationException as error:  # the data's own error (a FamilyError names the key), in one line
+        cause = error.__cause__ or error
+        text = str(cause).strip().splitlines()[0] if str(cause).strip() else type(cause).__name__
+        raise AdviceError(text if isinstance(cause, FamilyError) else f"data: {type(cause).__name__}: {text}") from None
     settings = load_settings()
     advice = advise(advisor, describe(family, seed), family, int(cfg.trainer.max_steps), settings["confirm"])
     command = "python -m bench.advise " + " ".join(shlex.quote(o) for o in overrides)

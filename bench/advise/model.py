@@ -66,7 +66,7 @@ def _logistic(x: np.ndarray, y: np.ndarray, strength: float) -> Head:
         rate = (positives + 1) / (len(y) + 2)
         return Head(medians.tolist(), means.tolist(), scales.tolist(), [0.0] * x.shape[1],
                     float(np.log(rate / (1 - rate))), examples=len(y), positives=positives)
-    model = LogisticRegression(C=strength, max_iter=1000).fit((filled - means) / scales, y)
+    model = LogisticRegression(C=strength, solver="newton-cholesky", max_iter=100).fit((filled - means) / scales, y)
     return Head(medians.tolist(), means.tolist(), scales.tolist(), model.coef_[0].tolist(),
                 float(model.intercept_[0]), strength=strength, examples=len(y), positives=positives)
 
@@ -89,7 +89,7 @@ def fit_head(x: np.ndarray, y: np.ndarray, groups: np.ndarray) -> Head:
         return _logistic(x, y, STRENGTHS[len(STRENGTHS) // 2])
     logits = {c: _out_of_family(x, y, groups, c) for c in STRENGTHS}
     strength = min(STRENGTHS, key=lambda c: float(np.mean((1 / (1 + np.exp(-logits[c])) - y) ** 2)))
-    platt = LogisticRegression(C=1e4, max_iter=1000).fit(logits[strength][:, None], y)
+    platt = LogisticRegression(C=1e4, solver="newton-cholesky", max_iter=100).fit(logits[strength][:, None], y)
     head = _logistic(x, y, strength)
     return Head(**{**asdict(head), "slope": float(platt.coef_[0, 0]), "offset": float(platt.intercept_[0])})
 
