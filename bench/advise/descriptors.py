@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 from sklearn.metrics import normalized_mutual_info_score
+from threadpoolctl import threadpool_limits
 
 from bench.advise.affinity import short_run
 from bench.advise.linear import cross_validated, readout_alignment, readout_basis
@@ -57,12 +58,15 @@ class Description:
 
 
 def describe(family: TaskFamily, seed: int = 0) -> Description:
+    """Every descriptor of ``family``'s training rows. Linear algebra runs on one BLAS thread: its matrices are
+    small, and OpenBLAS's threads made a 64 x 64 eigendecomposition 35x slower on a busy 2-core machine."""
     started = time.perf_counter()
     tasks = training_rows(family)
     sampled = sample_tasks(tasks, MAX_TASKS, seed)
-    values = {**_sizes(tasks), **_labels(tasks), **_relatedness(sampled[0], sampled[1:], seed),
-              **_linear(sampled, tasks, seed)}
-    run = short_run(sampled, seed)
+    with threadpool_limits(1):
+        values = {**_sizes(tasks), **_labels(tasks), **_relatedness(sampled[0], sampled[1:], seed),
+                  **_linear(sampled, tasks, seed)}
+        run = short_run(sampled, seed)
     values.update({key: run[key] for key in ("grad_cosine", "grad_cosine_target", "logme_gain")})
     return Description({name: float(values[name]) for name in DESCRIPTORS}, time.perf_counter() - started,
                        run["step_ms"])
