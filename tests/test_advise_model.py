@@ -83,3 +83,11 @@ def test_an_advisor_of_other_descriptors_or_none_is_refused(advisor, tmp_path):
         load_advisor(tmp_path / "advisor.json", NAMES[::-1])
     with pytest.raises(AdviceError, match="does not exist"):
         load_advisor(tmp_path / "absent.json", NAMES)
+
+
+def test_the_shipped_advisor_loads_and_names_the_shipped_corpus():
+    from bench.advise.corpus import CORPUS, corpus_hash
+    from bench.advise.train import ADVISOR
+
+    shipped = load_advisor(ADVISOR, NAMES)
+    assert shipped.corpus_sha256 == corpus_hash(CORPUS), "the advisor was trained on another corpus: make advisor"

@@ -16,6 +16,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
+from scipy.special import expit
 from sklearn.linear_model import LogisticRegression
 
 from bench.advise import AdviceError
@@ -47,7 +48,7 @@ class Head:
 
     def probability(self, x: np.ndarray) -> np.ndarray:
         logit = self.standardised(x) @ np.asarray(self.coef) + self.intercept
-        return 1 / (1 + np.exp(-(self.slope * logit + self.offset)))
+        return expit(self.slope * logit + self.offset)
 
     def contributions(self, x: np.ndarray) -> np.ndarray:
         """Each descriptor's push on the calibrated log-odds (positive: towards yes), for one family ``x``."""
@@ -56,8 +57,8 @@ class Head:
 
 def _logistic(x: np.ndarray, y: np.ndarray, strength: float) -> Head:
     """A head on rows ``x`` (descriptors, NaN allowed) and labels ``y``, uncalibrated; constant on one class."""
-    with np.errstate(all="ignore"):
-        medians = np.nan_to_num(np.nanmedian(x, axis=0)) if len(x) else np.zeros(x.shape[1])
+    present = ~np.isnan(x)
+    medians = np.array([np.median(x[present[:, j], j]) if present[:, j].any() else 0.0 for j in range(x.shape[1])])
     filled = np.where(np.isnan(x), medians, x)
     means, scales = filled.mean(axis=0), filled.std(axis=0)
     scales = np.where(scales > 1e-12, scales, 1.0)
@@ -88,7 +89,7 @@ def fit_head(x: np.ndarray, y: np.ndarray, groups: np.ndarray) -> Head:
     if len(np.unique(groups)) < 3 or y.min() == y.max():
         return _logistic(x, y, STRENGTHS[len(STRENGTHS) // 2])
     logits = {c: _out_of_family(x, y, groups, c) for c in STRENGTHS}
-    strength = min(STRENGTHS, key=lambda c: float(np.mean((1 / (1 + np.exp(-logits[c])) - y) ** 2)))
+    strength = min(STRENGTHS, key=lambda c: float(np.mean((expit(logits[c]) - y) ** 2)))
     platt = LogisticRegression(C=1e4, solver="newton-cholesky", max_iter=100).fit(logits[strength][:, None], y)
     head = _logistic(x, y, strength)
     return Head(**{**asdict(head), "slope": float(platt.coef_[0, 0]), "offset": float(platt.intercept_[0])})
