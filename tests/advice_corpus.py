@@ -23,10 +23,12 @@ def fake_corpus(families: int = 6, conditions: int = 8, seed: int = 0) -> pd.Dat
             rows.append({"family": f"f{family}", "source": f"s{family // 2}", "condition": f"c={condition}",
                          "seeds": 5, **values, "descriptor_seconds": 1.0, "step_ms": 2.0, "study_seconds": 100.0,
                          "pilot_seconds": 20.0,
-                         "mtl_gain": 5.0 if mtl else -5.0, "mtl_beats": float(mtl), "mtl_seed_share": 0.8 if mtl else 0.2,
+                         "mtl_gain": 5.0 if mtl else -5.0, "mtl_beats": float(mtl),
+                         "mtl_seed_share": 0.8 if mtl else 0.2,
                          "tl_gain": (8.0 if tl else -3.0) if has_tl else np.nan,
                          "tl_beats": float(tl) if has_tl else np.nan,
                          "tl_seed_share": (0.9 if tl else 0.1) if has_tl else np.nan,
                          "pilot_mtl_seed_share": float(mtl) if rng.random() < 0.75 else float(not mtl),
-                         "pilot_tl_seed_share": (float(tl) if rng.random() < 0.75 else float(not tl)) if has_tl else np.nan})
+                         "pilot_tl_seed_share": (float(tl) if rng.random() < 0.75 else float(not tl))
+                         if has_tl else np.nan})
     return pd.DataFrame(rows)
