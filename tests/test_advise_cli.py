@@ -29,7 +29,7 @@ def test_a_synthetic_family_gets_an_answer_with_probabilities_and_drivers(adviso
     assert _advise([*TINY, "study_name=tiny"], advisor_file, tmp_path) == 0
     out = capsys.readouterr().out
     assert "advice for synthetic-regression (3 tasks, target task0):" in out
-    assert "P(MTL beats STL by > 1 Δm% point) = " in out and "what drove the" in out and "--confirm" in out
+    assert "P(MTL beats STL by > 1 Δm% point) = " in out and "what drove P(" in out and "--confirm" in out
     advice = json.loads((tmp_path / "reports" / "tiny" / "advice.json").read_text())
     assert advice["regime"] in ("stl", "mtl", "tl") and len(advice["drivers"]) == 3
     assert set(advice["probabilities"]) == {"mtl", "tl"}

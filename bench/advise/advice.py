@@ -64,7 +64,7 @@ def summary_lines(advice: Advice, command: str) -> list[str]:
     lines = [f"advice for {advice.family} ({advice.tasks} tasks, target {advice.target}): {NAMES[advice.regime]}",
              f"  P(MTL beats STL by > {MARGIN:g} Δm% point) = {p['mtl']:.2f}    "
              f"P(TL beats STL by > {MARGIN:g} Δm% point) = {p['tl']:.2f}",
-             f"  what drove the {advice.deciding_head.upper()} answer: " + "; ".join(map(_driver, advice.drivers)),
+             f"  what drove P({advice.deciding_head.upper()}): " + "; ".join(map(_driver, advice.drivers)),
              f"  measured in {advice.seconds:.1f}s. A confirming run ({command} --confirm) trains "
              f"{', '.join(advice.confirm_arms)}: {advice.confirm_seeds} seeds x {advice.confirm_steps} steps, "
              f"about {advice.confirm_seconds:.0f}s of training here"]

@@ -121,7 +121,9 @@ def write_page(folder: Path, corpus: pd.DataFrame, corpus_sha: str, by_family: d
         "advisor can be judged more finely than the outcomes it learns from. " +
         ", ".join(f"{QUESTIONS[h]}: {ceiling[h]:.3f}" for h in HEADS) + ".", "",
         "## Per held-out family", "",
-        *[_table(by_family["heads"][by_family["heads"]["head"] == h].drop(columns="head")) for h in HEADS],
+        *[f"{QUESTIONS[h]}:\n\n" + _table(by_family["heads"][by_family["heads"]["head"] == h].drop(columns="head"))
+          for h in HEADS],
+        "Regret (Δm% points) and how often the recommended regime is the best one:", "",
         _table(by_family["regret_scores"]),
         "## Calibration", "", f"![calibration]({figure.name})", "",
         "## Confusion matrices", "", "The regime recommended against the best regime (rows):", "",
