@@ -22,19 +22,18 @@ from sklearn.linear_model import LogisticRegression
 from bench.advise import AdviceError
 
 STRENGTHS = (0.01, 0.03, 0.1, 0.3, 1.0)  # inverse L2 strengths C: a few dozen examples need strong ones
-FORMAT = "mtl-transfer-bench advisor 1"
+FORMAT = "mtl-transfer-bench advisor 2"
 
 
 @dataclass(frozen=True)
 class Head:
-    """``p = sigmoid(slope * (coef . z + intercept) + offset)``, ``z`` the descriptors imputed by ``medians``
-    and standardised by ``means`` and ``scales``; ``slope`` and ``offset`` are the calibration."""
+    """``p = sigmoid(slope * coef . z + offset)``, ``z`` the descriptors imputed by ``medians`` and standardised
+    by ``means`` and ``scales``; ``slope`` and ``offset`` are the calibration (``coef . z``: the score)."""
 
     medians: list[float]
     means: list[float]
     scales: list[float]
     coef: list[float]
-    intercept: float
     slope: float = 1.0
     offset: float = 0.0
     strength: float | None = None  # C, None for a constant head (one class in training)
@@ -46,17 +45,25 @@ class Head:
         x = np.where(np.isnan(x), np.asarray(self.medians), x)
         return (x - np.asarray(self.means)) / np.asarray(self.scales)
 
+    def score(self, x: np.ndarray) -> np.ndarray:
+        return self.standardised(x) @ np.asarray(self.coef)
+
     def probability(self, x: np.ndarray) -> np.ndarray:
-        logit = self.standardised(x) @ np.asarray(self.coef) + self.intercept
-        return expit(self.slope * logit + self.offset)
+        return expit(self.slope * self.score(x) + self.offset)
 
     def contributions(self, x: np.ndarray) -> np.ndarray:
         """Each descriptor's push on the calibrated log-odds (positive: towards yes), for one family ``x``."""
         return self.slope * self.standardised(x)[0] * np.asarray(self.coef)
 
 
+def _log_odds(positives: int, examples: int) -> float:
+    rate = (positives + 1) / (examples + 2)  # Laplace: one class alone is no certainty
+    return float(np.log(rate / (1 - rate)))
+
+
 def _logistic(x: np.ndarray, y: np.ndarray, strength: float) -> Head:
-    """A head on rows ``x`` (descriptors, NaN allowed) and labels ``y``, uncalibrated; constant on one class."""
+    """A head on rows ``x`` (descriptors, NaN allowed) and labels ``y``, calibrated on its own rows; constant
+    (the smoothed rate) on one class."""
     present = ~np.isnan(x)
     medians = np.array([np.median(x[present[:, j], j]) if present[:, j].any() else 0.0 for j in range(x.shape[1])])
     filled = np.where(np.isnan(x), medians, x)
@@ -64,35 +71,50 @@ def _logistic(x: np.ndarray, y: np.ndarray, strength: float) -> Head:
     scales = np.where(scales > 1e-12, scales, 1.0)
     positives = int(y.sum())
     if positives in (0, len(y)):
-        rate = (positives + 1) / (len(y) + 2)
-        return Head(medians.tolist(), means.tolist(), scales.tolist(), [0.0] * x.shape[1],
-                    float(np.log(rate / (1 - rate))), examples=len(y), positives=positives)
+        return Head(medians.tolist(), means.tolist(), scales.tolist(), [0.0] * x.shape[1], 0.0,
+                    _log_odds(positives, len(y)), examples=len(y), positives=positives)
     model = LogisticRegression(C=strength, solver="newton-cholesky", max_iter=100).fit((filled - means) / scales, y)
-    return Head(medians.tolist(), means.tolist(), scales.tolist(), model.coef_[0].tolist(),
+    return Head(medians.tolist(), means.tolist(), scales.tolist(), model.coef_[0].tolist(), 1.0,
                 float(model.intercept_[0]), strength=strength, examples=len(y), positives=positives)
 
 
 def _out_of_family(x: np.ndarray, y: np.ndarray, groups: np.ndarray, strength: float) -> np.ndarray:
-    """Each row's uncalibrated logit from a head trained without its family."""
-    logits = np.empty(len(y))
+    """Each row's score (without intercept) from a head trained without its family."""
+    scores = np.empty(len(y))
     for family in np.unique(groups):
         held = groups == family
-        head = _logistic(x[~held], y[~held], strength)
-        logits[held] = head.standardised(x[held]) @ np.asarray(head.coef) + head.intercept
-    return logits
+        scores[held] = _logistic(x[~held], y[~held], strength).score(x[held])
+    return scores
+
+
+def _platt(scores: np.ndarray, y: np.ndarray) -> tuple[float, float]:
+    """Slope and offset of ``P(y) = sigmoid(slope * score + offset)`` on out-of-family scores. A slope at or
+    below zero (the scores do not rank unseen families) gives the base rate alone, never a reversed model."""
+    platt = LogisticRegression(C=1e4, solver="newton-cholesky", max_iter=100).fit(scores[:, None], y)
+    if platt.coef_[0, 0] <= 0:
+        return 0.0, _log_odds(int(y.sum()), len(y))
+    return float(platt.coef_[0, 0]), float(platt.intercept_[0])
 
 
 def fit_head(x: np.ndarray, y: np.ndarray, groups: np.ndarray) -> Head:
     """The head on every row, its strength and calibration chosen out of family (needs 3 families; with fewer,
-    the middle strength and no recalibration)."""
+    the middle strength, calibrated on its own rows).
+
+    Calibration reads each row's score *without* an intercept: the intercept of a head trained without a
+    family carries the other families' base rate, which leave-one-out makes anti-correlated with the held-out
+    family's own; on 12 families it drove the Platt slope negative. The offset comes from every row instead.
+    """
     y = np.asarray(y, dtype=int)
     if len(np.unique(groups)) < 3 or y.min() == y.max():
         return _logistic(x, y, STRENGTHS[len(STRENGTHS) // 2])
-    logits = {c: _out_of_family(x, y, groups, c) for c in STRENGTHS}
-    strength = min(STRENGTHS, key=lambda c: float(np.mean((expit(logits[c]) - y) ** 2)))
-    platt = LogisticRegression(C=1e4, solver="newton-cholesky", max_iter=100).fit(logits[strength][:, None], y)
-    head = _logistic(x, y, strength)
-    return Head(**{**asdict(head), "slope": float(platt.coef_[0, 0]), "offset": float(platt.intercept_[0])})
+    calibrated = {}
+    for strength in STRENGTHS:
+        scores = _out_of_family(x, y, groups, strength)
+        slope, offset = _platt(scores, y)
+        calibrated[strength] = (float(np.mean((expit(slope * scores + offset) - y) ** 2)), slope, offset)
+    strength = min(STRENGTHS, key=lambda c: calibrated[c][0])
+    _, slope, offset = calibrated[strength]
+    return Head(**{**asdict(_logistic(x, y, strength)), "slope": slope, "offset": offset})
 
 
 @dataclass(frozen=True)

@@ -109,7 +109,11 @@ def write_page(folder: Path, corpus: pd.DataFrame, corpus_sha: str, by_family: d
         "and threshold, chosen in the inner folds); the **pilot** (STL, MTL and TL at a tenth of their step "
         "budget, 3 seeds, untuned; its probability is the share of its seeds beyond the margin). **Regret**: the "
         "Δm% points the recommended regime's mean trails the best regime's there (STL counts 0).", "",
-        "## Overall", "", _table(overall), _table(regret_overall.drop(columns="held_out")),
+        "## Overall", "",
+        "AUC and Brier pool every held-out family's predictions. A base rate learnt without a family is "
+        "anti-correlated with that family's own (leave-one-out), so a method that mostly predicts base rates "
+        "scores a pooled AUC below 0.5: the majority's is the measure of that artefact.", "",
+        _table(overall), _table(regret_overall.drop(columns="held_out")),
         "## Does the advisor beat its baselines?", "",
         "Advisor minus baseline, per held-out family then averaged, 95% bootstrap CI over families "
         "(negative is better for the advisor).", "", _table(by_family["paired"]), *_verdicts(by_family["paired"]), "",
@@ -136,7 +140,7 @@ def write_page(folder: Path, corpus: pd.DataFrame, corpus_sha: str, by_family: d
         _table(by_source["heads"][by_source["heads"]["held_out"] == "overall"].drop(columns="held_out")),
         _table(by_source["regret_scores"]), _table(by_source["paired"]), *_verdicts(by_source["paired"]), "",
         "## The best single descriptor, as the folds chose it", "",
-        _table(chosen.rename_axis("descriptor").reset_index(name="folds")),
+        _table(chosen.rename_axis("descriptor").reset_index(name="held-out examples it answered")),
     ]
     (folder / "README.md").write_text("\n".join(lines) + "\n")
     numbers = {"corpus_sha256": corpus_sha, "examples": len(corpus), "margin": MARGIN, "noise_ceiling": ceiling,
