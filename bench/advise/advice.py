@@ -15,6 +15,7 @@ from bench.advise.outcomes import HEADS, MARGIN
 NAMES = {"stl": "STL (single-task)", "mtl": "MTL (multi-task)", "tl": "TL (transfer)"}
 ARMS = {"stl": ["stl"], "mtl": ["mtl"], "tl": ["tl_full", "tl_probe"]}  # the conf/regime/ entries of each regime
 DRIVERS = 3
+NO_DRIVER = "no descriptor: the head learnt none that ranked unseen families; its probability is the corpus's rate"
 
 
 @dataclass(frozen=True)
@@ -42,16 +43,17 @@ def advise(advisor: Advisor, description: Description, family, max_steps: int, c
     regime = recommend(probabilities)
     deciding = regime if regime != "stl" else max(probabilities, key=probabilities.get)
     push = advisor.heads[deciding].contributions(x)
-    order = np.argsort(-np.abs(push))[:DRIVERS]
+    order = [i for i in np.argsort(-np.abs(push))[:DRIVERS] if push[i] != 0]  # none: a constant head
     drivers = [{"descriptor": list(DESCRIPTORS)[i], "value": float(x[i]), "push": float(push[i])} for i in order]
     arms = ["stl", *ARMS[deciding]]
     steps = max(1, math.ceil(confirm["fraction"] * max_steps))
-    # every arm's step reads every task once, as the short run's step did; transfer trains two stages
+    # every arm's step reads every task once, as the short run's step did; transfer trains two stages; the
+    # seeds train as one population (batched), so they are not multiplied in (an upper bound: early stopping)
     stages = sum(2 if arm.startswith("tl") else 1 for arm in arms)
     return Advice(family.name, len(family.tasks), family.target.name, regime, probabilities, deciding, drivers,
                   description.values, dict(zip(DESCRIPTORS, map(float, push), strict=True)), description.seconds,
                   arms, steps, len(confirm["seeds"]),
-                  description.step_ms / 1000 * steps * stages * len(confirm["seeds"]))
+                  description.step_ms / 1000 * steps * stages)
 
 
 def _driver(driver: dict) -> str:
@@ -64,7 +66,8 @@ def summary_lines(advice: Advice, command: str) -> list[str]:
     lines = [f"advice for {advice.family} ({advice.tasks} tasks, target {advice.target}): {NAMES[advice.regime]}",
              f"  P(MTL beats STL by > {MARGIN:g} Δm% point) = {p['mtl']:.2f}    "
              f"P(TL beats STL by > {MARGIN:g} Δm% point) = {p['tl']:.2f}",
-             f"  what drove P({advice.deciding_head.upper()}): " + "; ".join(map(_driver, advice.drivers)),
+             f"  what drove P({advice.deciding_head.upper()}): "
+             + ("; ".join(map(_driver, advice.drivers)) or NO_DRIVER),
              f"  measured in {advice.seconds:.1f}s. A confirming run ({command} --confirm) trains "
              f"{', '.join(advice.confirm_arms)}: {advice.confirm_seeds} seeds x {advice.confirm_steps} steps, "
              f"about {advice.confirm_seconds:.0f}s of training here"]
