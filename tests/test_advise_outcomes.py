@@ -62,3 +62,13 @@ def test_each_condition_keeps_its_data_and_arm_configs_and_cost():
 def test_a_study_without_transfer_arms_has_no_tl_answer():
     records = [r for r in _study({}) if r["regime"] != "tl"]
     assert condition_outcomes("toy", records)["tl_beats"].isna().all()
+
+
+def test_a_transfer_arm_with_a_variant_still_answers_for_tl():
+    records = _study({("tl", "full"): lambda seed, rho: 0.8})
+    for record in records:
+        if record["regime"] == "tl":
+            record["variant"] = {"pretrain": "multi_task"}  # sources of several class counts: a head per source
+    outcomes = condition_outcomes("toy", records)
+    assert (outcomes["tl_beats"] == 1).all()
+    assert "tl-full[pretrain=multi_task]" in outcomes["configs"].iloc[0]

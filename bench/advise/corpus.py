@@ -21,7 +21,7 @@ import pandas as pd
 from omegaconf import OmegaConf
 
 from bench.advise.descriptors import DESCRIPTORS, Description, describe
-from bench.advise.outcomes import ARMS, HEADS, condition_outcomes, data_key
+from bench.advise.outcomes import ARMS, HEADS, arm_of, condition_outcomes, data_key
 from bench.advise.pilot import CONF, FOLDER, from_record, run_pilot
 from bench.data.validation import draw_family
 from bench.report.tuning import keep_tuned
@@ -66,7 +66,8 @@ def study_examples(study: str, source: str, experiments: Path, settings: dict) -
     if outcomes.empty:
         return []
     pilot_settings = settings["pilot"]
-    jobs = [from_record(config) for configs in outcomes["configs"] for arm, config in configs.items() if arm in ARMS]
+    jobs = [from_record(config) for configs in outcomes["configs"] for arm, config in configs.items()
+            if arm_of(arm) in ARMS]
     pilots = condition_outcomes(study, run_pilot(jobs, pilot_settings["seeds"], pilot_settings["fraction"],
                                                   experiments / FOLDER, study))
     pilot_of = {data_key(row["data"]): row for _, row in pilots.iterrows()}

@@ -24,6 +24,12 @@ HEADS = {"mtl": ("mtl",), "tl": TL_ARMS}
 ARMS = (BASELINE, *HEADS["mtl"], *HEADS["tl"])
 
 
+def arm_of(label: str) -> str:
+    """An arm's label without its variant: ``tl-full[pretrain=multi_task]`` is full fine-tuning too (a family
+    whose sources' classes differ must pretrain a head per source)."""
+    return label.split("[", 1)[0]
+
+
 def data_key(data: dict) -> str:
     """A condition's identity across studies and pilots: its STL data config, as canonical JSON."""
     return json.dumps(data, sort_keys=True, default=str)
@@ -49,7 +55,7 @@ def condition_outcomes(name: str, records: list[dict]) -> pd.DataFrame:
     differences = delta_m(delta_m_scores(study.tidy), keys)
     summary = summarize_differences(differences, keys) if not differences.empty else differences
     by_id = {record["run_id"]: record for record in records}
-    runs = study.runs[(study.runs["status"] == "ok") & study.runs["arm"].isin(ARMS)].sort_values("seed")
+    runs = study.runs[(study.runs["status"] == "ok") & study.runs["arm"].map(arm_of).isin(ARMS)].sort_values("seed")
     rows = []
     for condition, cell in runs.groupby(keys, sort=True):
         condition = condition if isinstance(condition, tuple) else (condition,)
@@ -70,7 +76,7 @@ def condition_outcomes(name: str, records: list[dict]) -> pd.DataFrame:
 def _where(frame: pd.DataFrame, knobs: dict, arms: tuple[str, ...]) -> pd.DataFrame:
     if frame.empty:
         return frame
-    return frame[np.logical_and.reduce([frame[k] == v for k, v in knobs.items()]) & frame["arm"].isin(arms)]
+    return frame[np.logical_and.reduce([frame[k] == v for k, v in knobs.items()]) & frame["arm"].map(arm_of).isin(arms)]
 
 
 def _head_outcome(head: str, summary: pd.DataFrame, differences: pd.DataFrame) -> dict:
