@@ -19,13 +19,19 @@ $(STAMP): pyproject.toml | $(PY)
 	touch $(STAMP)
 
 # Every claim study, the regime map and the capacity laboratory, with the scikit-learn anchors, each job
-# one population of the study's 10 paired seeds, every neural arm tuned first (conf/tuning/small.yaml):
-# 318 jobs, 8 min 47 s from a fresh clone on 2 cores, .venv included.
+# one population of the study's 10 paired seeds, every neural arm tuned first (conf/tuning/small.yaml). The
+# synthetic studies run on the nonlinear teacher (docs/laboratory.md); those whose target keeps its data
+# rotate transfer's target over task0 and task3 (the second line: transfer's target in turn). 280 jobs;
+# `make perf` measures how long they take here (reports/perf.md).
+ROTATE := regime=tl_full,tl_probe data.target=task3
 bench: $(STAMP)
 	$(PY) -m bench.run -m +study=relatedness
+	$(PY) -m bench.run -m +study=relatedness $(ROTATE)
 	$(PY) -m bench.run -m +study=target_size
 	$(PY) -m bench.run -m +study=imbalance
+	$(PY) -m bench.run -m +study=imbalance $(ROTATE)
 	$(PY) -m bench.run -m +study=covariate_shift
+	$(PY) -m bench.run -m +study=covariate_shift $(ROTATE)
 	$(PY) -m bench.run -m +study=digits
 	$(PY) -m bench.run -m +study=digits_shift
 	$(PY) -m bench.run -m +study=regime_map
@@ -45,7 +51,7 @@ bench-full: bench
 	$(PY) -m bench.run -m +study=regime_map $(FULL)
 	$(PY) -m bench.run -m +study=capacity $(FULL)
 	$(PY) -m bench.run -m +study=noise $(FULL)
-	$(PY) -m bench.run -m +study=relatedness regime=hgb $(FULL)  # trees: weak on these linear tasks, slow
+	$(PY) -m bench.run -m +study=relatedness regime=hgb $(FULL)  # trees: slow (56 s of job time per study)
 	$(PY) -m bench.run -m +study=target_size regime=hgb $(FULL)
 	$(PY) -m bench.run -m +study=imbalance regime=hgb $(FULL)
 	$(PY) -m bench.run -m +study=covariate_shift regime=hgb $(FULL)
@@ -53,7 +59,10 @@ bench-full: bench
 	$(PY) -m bench.run -m +study=target_size regime=tl_lp_ft,tl_l2_sp,tl_partial,tl_bss $(FULL)
 	$(PY) -m bench.run -m +study=digits regime=tl_lp_ft,tl_l2_sp,tl_partial,tl_bss $(FULL)
 	$(PY) -m bench.run -m +study=covariate_shift regime=tl_lp_ft,tl_l2_sp,tl_partial,tl_bss $(FULL)
-	$(PY) -m bench.run -m +study=imbalance regime=tl_full,tl_probe data.target=task1,task2,task3 $(FULL)  # target in turn
+	$(PY) -m bench.run -m +study=relatedness regime=tl_full,tl_probe data.target=task1,task2,task3 $(FULL)  # target in turn
+	$(PY) -m bench.run -m +study=imbalance regime=tl_full,tl_probe data.target=task1,task2,task3 $(FULL)
+	$(PY) -m bench.run -m +study=covariate_shift regime=tl_full,tl_probe data.target=task1,task2,task3 $(FULL)
+	$(PY) -m bench.run -m +study=noise regime=tl_full,tl_probe data.target=task1,task2,task3 $(FULL)
 	$(PY) -m bench.run -m +study=mnist_digits $(FULL)
 	$(PY) -m bench.run -m +study=digits 'data.source_digits=[5,6,7,8,9]' $(FULL)  # its same-class positive control
 	$(PY) -m bench.run -m +study=shift $(FULL)
@@ -94,7 +103,8 @@ report: $(STAMP)
 	$(PY) -m bench.report
 
 # Speed on this machine (bench/perf.py): a training run vs a plain PyTorch loop, a sweep serial vs
-# parallel, STL vs MTL, bench-quick's jobs per minute. A few minutes; writes reports/perf.json and .md.
+# parallel, STL vs MTL, bench-quick's jobs per minute, the report stage on experiments/ (make bench's records).
+# A few minutes; writes reports/perf.json and .md.
 perf: $(STAMP)
 	$(PY) -m bench.perf
 

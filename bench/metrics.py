@@ -23,18 +23,11 @@ from torchmetrics.functional.classification import (
     multiclass_recall,
 )
 
+from bench.metric_names import HIGHER_IS_BETTER, METRICS, PRIMARY_METRIC  # noqa: F401 (re-exported)
+
 if TYPE_CHECKING:
     from bench.data.family import Task
 
-HIGHER_IS_BETTER = {
-    "accuracy": True, "balanced_accuracy": True, "f1_macro": True, "auc": True, "log_loss": False,
-    "mse": False, "rmse": False, "mae": False, "r2": True, "loss": False,
-}
-METRICS = {
-    "classification": ("accuracy", "balanced_accuracy", "f1_macro", "auc", "log_loss"),
-    "regression": ("mse", "rmse", "mae", "r2"),
-}
-PRIMARY_METRIC = {"classification": "accuracy", "regression": "r2"}  # defaults; see default_metric
 IMBALANCED = 0.2  # a binary task whose minority class is rarer than this is scored by AUC by default
 
 

@@ -11,18 +11,22 @@
 4. Jobs per minute of the ``make bench-quick`` sweeps on the local launcher, and the time that (2)'s
    parallel rate predicts for ``make bench``. Target: 10 minutes.
 5. Populations: R members trained as one batched model against the same R runs one after another in this
-   process (MTL on make bench's relatedness family, the default budget and early stopping), for R = 5
+   process (MTL on a linear relatedness family, the default budget and early stopping), for R = 5
    and 20. Targets: 3x and 4x the throughput.
 6. Peak memory (RSS) of a process training a 20-member MTL population against one training one member.
    Target: at most 1.5x.
 7. STL against MTL on a synthetic family of 128 tasks (the default budget and early stopping): STL's
    stopped copies leave the computation. Target: at most 2x.
+8. A study tuned on an 8-setting grid against the same study untuned. Target: at most 3x.
+9. The report stage (``python -m bench.report``) on the records of ``--experiments`` (make bench's, when it
+   has run): wall time, peak memory and the size of ``index.html`` and of the whole report, in a fresh
+   process. Targets: 20 s, 2 MB.
 
 (1), (3) and (5) run in this process with one torch thread, best of ``--repeats`` (the least disturbed by
 other work on the machine); (2) and (4) are whole CLI sweeps in subprocesses, run once, writing their
 records to a temporary folder. The load average is saved with the figures: a busy machine slows all.
 
-    python -m bench.perf [--out reports] [--repeats 3]
+    python -m bench.perf [--out reports] [--repeats 3] [--experiments experiments]
 """
 
 from __future__ import annotations
@@ -44,7 +48,7 @@ ROOT = Path(__file__).resolve().parents[1]
 MAKEFILE = ROOT / "Makefile"
 TARGETS = {"fit_vs_plain_loop": 1.25, "parallel_speedup": 1.8, "stl_vs_mtl": 1.5, "bench_minutes": 10.0,
            "population_5_speedup": 3.0, "population_20_speedup": 4.0, "population_20_memory": 1.5,
-           "many_tasks_stl_vs_mtl": 2.0, "tuning_8_cost": 3.0}
+           "many_tasks_stl_vs_mtl": 2.0, "tuning_8_cost": 3.0, "report_seconds": 20.0, "index_mb": 2.0}
 # Figure 8's search: an 8-setting grid (4 learning rates x 2 weight decays) for every neural arm.
 GRID_8 = ["tuning.trials=8", "tuning.space={trainer.lr:[0.001,0.003,0.01,0.03],trainer.weight_decay:[0.0,0.01]}"]
 
@@ -186,7 +190,7 @@ def _population_setup(members: int):
     from bench.models import MLPBackbone
     from bench.regimes.training import Training
 
-    families = [make_synthetic(seed, n_train=32) for seed in range(members)]  # make bench's relatedness family
+    families = [make_synthetic(seed, n_train=32) for seed in range(members)]  # a linear relatedness family of 32 rows a task
     return families, functools.partial(MLPBackbone, width=64, depth=2), Training()
 
 
@@ -272,6 +276,27 @@ def measure_tuning(workdir: Path) -> dict:
             "ratio": round(tuned_s / untuned_s, 3)}
 
 
+def measure_report(experiments: Path, workdir: Path) -> dict | None:
+    """Figure 9: ``python -m bench.report`` on ``experiments`` in a fresh process (imports included, as
+    ``make bench`` runs it): wall and CPU time, peak RSS, and the sizes it wrote. None without records."""
+    records = len(study_records(experiments)) if experiments.is_dir() else 0
+    if not records:
+        return None
+    out = workdir / "report"
+    child = ("import resource, sys; from bench.report.__main__ import main; code = main(sys.argv[1:]); "
+             "use = resource.getrusage(resource.RUSAGE_SELF); print(use.ru_maxrss, use.ru_utime + use.ru_stime); "
+             "sys.exit(code)")
+    start = time.perf_counter()
+    done = subprocess.run([sys.executable, "-c", child, "--experiments", str(experiments), "--out", str(out)],
+                          cwd=ROOT, capture_output=True, text=True, check=True)
+    seconds = time.perf_counter() - start
+    size = sum(path.stat().st_size for path in out.rglob("*") if path.is_file())
+    return {"records": records, "experiments": str(experiments), "seconds": round(seconds, 2),
+            "cpu_s": round(float(done.stdout.split()[-1]), 2), "peak_mb": round(int(done.stdout.split()[-2]) / 1024, 1),
+            "index_mb": round((out / "index.html").stat().st_size / 2**20, 2),
+            "report_mb": round(size / 2**20, 1), "files": sum(1 for p in out.rglob("*") if p.is_file())}
+
+
 def job_training_seconds(folder: Path) -> float:
     """The time a sweep's jobs spent in their own work (family, training, evaluation), each job once: its
     records share one ``timings.total_s``. The rest of a sweep's wall time is process start-up, imports and
@@ -321,6 +346,10 @@ def render(figures: dict) -> str:
         ("7. 128 tasks: STL / MTL", figures["many_tasks"]["ratio"], "x", "<=", "many_tasks_stl_vs_mtl"),
         ("8. a study tuned on an 8-setting grid / untuned", figures["tuning"]["ratio"], "x", "<=", "tuning_8_cost"),
     ]
+    report = figures.get("report")
+    if report:
+        rows += [(f"9a. report stage on {report['records']} records", report["seconds"], " s", "<=", "report_seconds"),
+                 ("9b. its index.html", report["index_mb"], " MB", "<=", "index_mb")]
     lines = ["# Performance on this machine", "", f"Measured {figures['machine']['when']} on "
              f"{figures['machine']['cores']} cores (load average before/after: {figures['machine']['load_before']} / "
              f"{figures['machine']['load_after']}); torch {figures['machine']['torch']}, one thread per job.", "",
@@ -355,6 +384,12 @@ def render(figures: dict) -> str:
         f"8. `{figures['tuning']['sweep']}` on the local launcher: untuned {figures['tuning']['untuned_s']}s, tuned "
         f"{figures['tuning']['tuned_s']}s (each neural arm: 8 settings x 2 tuning seeds as one population per "
         "setting group, then its 10 evaluation seeds; make bench's `tuning=small` has 6).",
+        (f"9. `python -m bench.report` on `{report['experiments']}` in a fresh process, imports included: "
+         f"{report['seconds']} s ({report['cpu_s']} s of CPU: the two differ on a busy machine), peak RSS "
+         f"{report['peak_mb']} MB; index.html {report['index_mb']} MB, the whole "
+         f"report {report['report_mb']} MB in {report['files']} files." if report else
+         "9. not measured: no run records in the experiments folder (run `make bench` first, or pass "
+         "`--experiments`)."),
     ]
     return "\n".join(lines) + "\n"
 
@@ -363,7 +398,14 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=ROOT / "reports", help="folder for perf.json and perf.md")
     parser.add_argument("--repeats", type=int, default=3, help="runs of figures 1 and 3; the fastest counts")
+    parser.add_argument("--experiments", type=Path, default=ROOT / "experiments",
+                        help="the run records figure 9 builds a report from (make bench's)")
+    parser.add_argument("--report-only", action="store_true", help="measure figure 9 alone and print it")
     args = parser.parse_args(argv)
+    if args.report_only:
+        with tempfile.TemporaryDirectory(prefix="bench-perf-") as workdir:
+            print(json.dumps(measure_report(args.experiments, Path(workdir)), indent=1))
+        return
     import torch
 
     from bench.regimes.training import quiet_lightning
@@ -373,6 +415,9 @@ def main(argv: list[str] | None = None) -> None:
     machine = {"when": time.strftime("%Y-%m-%d %H:%M"), "cores": os.cpu_count(), "python": platform.python_version(),
                "torch": torch.__version__, "load_before": round(os.getloadavg()[0], 2)}
     figures = {"machine": machine}
+    print("figure 9: the report stage ...", flush=True)  # first: the others' load would slow it
+    with tempfile.TemporaryDirectory(prefix="bench-perf-") as workdir:
+        figures["report"] = measure_report(args.experiments, Path(workdir))
     print("figure 1: a training run vs the plain loop ...", flush=True)
     figures["fit"] = measure_fit(args.repeats)
     print("figure 3: STL vs MTL ...", flush=True)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from bench.perf import job_training_seconds, study_records
+from bench.perf import job_training_seconds, measure_report, study_records
 
 
 def test_a_sweeps_runs_and_work_count_tuning_once_and_skip_hidden_folders(tmp_path):
@@ -20,3 +20,9 @@ def test_a_sweeps_runs_and_work_count_tuning_once_and_skip_hidden_folders(tmp_pa
     write(tmp_path / ".pretrained" / "fits.json", [1, 2])
     assert sorted(p.name for p in study_records(tmp_path)) == ["a.json", "b.json"]
     assert job_training_seconds(tmp_path) == 5.0
+
+
+def test_the_report_figure_is_skipped_without_records(tmp_path):
+    (tmp_path / "experiments" / ".tuning").mkdir(parents=True)  # hidden folders hold no run records
+    assert measure_report(tmp_path / "experiments", tmp_path) is None
+    assert measure_report(tmp_path / "nowhere", tmp_path) is None

@@ -69,14 +69,24 @@ def report(tmp_path_factory):
     return out
 
 
-def test_page_holds_claims_map_studies_and_protocol(report):
+def test_index_opens_with_the_decision_and_links_every_study_page(report):
     page = (report / "index.html").read_text()
-    for heading in ("Claims", "Regime map", "Study <code>relatedness</code>", "Study <code>regime_map</code>",
-                    "Protocol and statistics", "Software versions", "Missing and failed runs"):
+    assert page.index("What to do") < page.index('id="claims"')
+    for heading in ("Claims", "Regime map", "Protocol and statistics", "Software versions"):
         assert heading in page
-    assert page.count("data:image/png;base64,") >= 8  # figures are embedded, the page stands alone
-    assert "2.13.0+cpu" in page and "max_steps=200" in page
-    assert "RuntimeError: diverged" in page
+    for study in ("relatedness", "regime_map"):
+        assert f'href="./{study}/index.html"' in page and (report / study / "index.html").exists()
+    assert page.count("data:image/png;base64,") >= 2  # the index's own figures are embedded: it stands alone
+    assert "2.13.0+cpu" in page
+
+
+def test_study_page_opens_with_the_decision_and_links_its_figures(report):
+    page = (report / "relatedness" / "index.html").read_text()
+    assert page.index('<h2 id="what-to-do">') < page.index('<h2 id="every-task-against-stl')
+    assert "data:image" not in page  # a study page links the figures beside it
+    figures = re.findall(r'<img alt="[^"]*" src="\./([^"]+)"', page)
+    assert len(figures) >= 3 and all((report / "relatedness" / name).exists() for name in figures)
+    assert "max_steps=200" in page and "Missing and failed runs" in page and "RuntimeError: diverged" in page
 
 
 def test_claims_verdicts_follow_the_data(report):
@@ -95,7 +105,8 @@ def test_every_table_has_markdown_and_latex(report):
     assert names == {p.stem for p in tables.glob("*.tex")}
     assert "\\begin{tabular}" in (tables / "paired_target.tex").read_text()
     assert (report / "relatedness" / "tidy.csv").stat().st_size > 0
-    assert (report / "regime_map" / "regime_map.svg").exists()
+    assert (report / "regime_map" / "regime_map.png").exists()
+    assert not list(report.rglob("*.svg"))  # vector figures only when asked for (--svg)
 
 
 def test_missing_seed_is_flagged_not_averaged_away(report):
@@ -128,7 +139,7 @@ def test_mtl_weighting_methods_become_arms_with_their_own_ranking(tmp_path):
                 records.append({**record, "run_id": f"{record['run_id']}{method}", "weighting": method})
     report = build_study("w", records, tmp_path / "w")
     assert set(report.data.runs["arm"]) == {"stl", "mtl-equal", "mtl-pcgrad", "mtl-mgda"}
-    assert (tmp_path / "w" / "cd_weighting.svg").exists()
+    assert (tmp_path / "w" / "cd_weighting.png").exists()
     ranks = (tmp_path / "w" / "tables" / "ranks_weighting.md").read_text()
     assert ranks.index("mtl-mgda") < ranks.index("mtl-pcgrad") < ranks.index("mtl-equal")  # best first
 
@@ -174,7 +185,7 @@ def test_headline_uses_every_task_and_the_chosen_metric(tmp_path):
     assert re.search(r"\| every task: auc +\| mtl +\| +1 +\| +0 +\| +0 +\|", counts)
     target = (out / "schools" / "tables" / "paired_target.md").read_text()
     assert "loss" in target and "auc" in target  # the target school alone says the opposite
-    assert (out / "schools" / "per_task_auc.svg").exists() and (out / "schools" / "per_task.csv").exists()
+    assert (out / "schools" / "per_task_auc.png").exists() and (out / "schools" / "per_task.csv").exists()
     assert not (out / "schools" / "tables" / "per_task.md").exists()  # 30 tasks: a figure, not 30 rows
     assert "balanced_accuracy" in (out / "schools" / "tidy.csv").read_text()
 

@@ -85,3 +85,107 @@ def test_classification_labels_and_noise():
 def test_invalid_knob_names_it(knob, value):
     with pytest.raises(FamilyError, match=f"{knob}={value!r} is invalid"):
         make_synthetic(0, **{knob: value})
+
+
+TEACHER = dict(family="teacher", label_noise=0.3, **SMALL)
+
+
+@pytest.mark.parametrize("knob, values", [("relatedness", [0.0, 0.5, 1.0]), ("feature_relatedness", [0.0, 1.0]),
+                                          ("covariate_shift", [0.0, 2.0]), ("concept_shift", [0.0, 1.0]),
+                                          ("target", ["task0", "task2"])])
+def test_the_teachers_anchor_is_the_same_along_every_knob_that_moves_the_others(knob, values):
+    draws = [make_synthetic(4, n_train=16, **{**TEACHER, "covariate_shift": 1.0, knob: v}) for v in values]
+    for split in ("train", "val", "test"):
+        for family in draws[1:]:
+            ours, first = family.tasks[0].split(split), draws[0].tasks[0].split(split)
+            assert torch.equal(ours.x, first.x) and torch.equal(ours.y, first.y)
+    if knob != "target":
+        assert not torch.equal(draws[0].tasks[1].train.y, draws[-1].tasks[1].train.y)  # the sources move
+
+
+def test_feature_relatedness_moves_the_latent_features_apart_from_the_readouts():
+    shared = make_synthetic(0, n_train=4, feature_relatedness=1.0, relatedness=0.0, **TEACHER).descriptors
+    apart = make_synthetic(0, n_train=4, feature_relatedness=0.0, relatedness=1.0, **TEACHER).descriptors
+    assert shared["feature_overlap"] == pytest.approx(1.0) and apart["feature_overlap"] < 0.5
+    assert apart["readout_cosine"] == pytest.approx(1.0) and abs(shared["readout_cosine"]) < 0.9
+
+
+def test_the_teacher_has_no_linear_part_and_its_own_features_reach_the_bayes_risk():
+    """Least squares on x explains nothing; on the teacher's features (fitted readouts) it reaches sigma^2."""
+    from bench.data.synthetic import check_knobs, synthetic_teacher
+
+    knobs = check_knobs(n_tasks=1, n_train=4000, **{**TEACHER, "n_test": 4000})
+    family, teacher = make_synthetic(1, **knobs), synthetic_teacher(1, knobs)
+    task = family.tasks[0]
+    x, y, tx, ty = (a.double().numpy() for a in (task.train.x, task.train.y, task.test.x, task.test.y))
+
+    def held_out_mse(train, test):
+        train, test = np.hstack([train, np.ones((len(train), 1))]), np.hstack([test, np.ones((len(test), 1))])
+        return float(np.mean((test @ np.linalg.lstsq(train, y, rcond=None)[0] - ty) ** 2))
+
+    assert held_out_mse(x, tx) > 0.95 * float(ty.var())  # R^2 <= 0.05
+    assert held_out_mse(teacher.features(0, x), teacher.features(0, tx)) == pytest.approx(0.09, rel=0.1)
+    assert family.descriptors["bayes_risk"]["task0"] == pytest.approx(0.09)
+
+
+@pytest.mark.parametrize("concept", [0.0, 1.0])
+def test_a_shift_keeps_every_tasks_signal_to_noise_ratio(concept):
+    from bench.data.synthetic import check_knobs, synthetic_teacher
+
+    knobs = check_knobs(family="teacher", covariate_shift=3.0, concept_shift=concept, label_noise=0.5)
+    teacher = synthetic_teacher(2, knobs)
+    for t in range(teacher.n_tasks):
+        signal = teacher.signal(t, teacher.inputs(t, np.random.default_rng(t), 20_000))
+        assert float(signal.std()) * 0.5 == pytest.approx(teacher.noise[t], rel=0.05)
+
+
+def test_a_concept_shift_moves_the_function_with_the_inputs():
+    """At concept_shift 1 a source is its unshifted task in moved coordinates: f(mu + s g) = f_unshifted(g)."""
+    from bench.data.synthetic import check_knobs, synthetic_teacher
+
+    moved = synthetic_teacher(3, check_knobs(family="teacher", covariate_shift=2.0, concept_shift=1.0))
+    still = synthetic_teacher(3, check_knobs(family="teacher"))
+    g = np.random.default_rng(0).standard_normal((50, 20))
+    assert np.allclose(moved.signal(1, moved.means[1] + moved.stds[1] * g), still.signal(1, g))
+    covariate = synthetic_teacher(3, check_knobs(family="teacher", covariate_shift=2.0))
+    assert np.allclose(covariate.signal(1, g), still.signal(1, g))  # a covariate shift keeps the function
+
+
+@pytest.mark.parametrize("n_classes", [2, 3])
+def test_the_classification_bayes_error_agrees_with_a_monte_carlo_of_the_labels(n_classes):
+    """The Bayes classifier (sign / arg-max of the clean signal) errs on fresh noisy labels at the stated rate."""
+    from bench.data.synthetic import check_knobs, synthetic_teacher
+
+    knobs = check_knobs(family="teacher", kind="classification", n_classes=n_classes, label_noise=0.5)
+    family, teacher = make_synthetic(5, **knobs), synthetic_teacher(5, knobs)
+    rng = np.random.default_rng(9)
+    x = teacher.inputs(1, rng, 200_000)
+    clean = teacher.signal(1, x)
+    noisy = clean + teacher.noise[1] * rng.standard_normal(clean.shape)
+    choose = (lambda s: s[:, 0] > 0) if n_classes == 2 else (lambda s: s.argmax(axis=1))
+    measured = float(np.mean(choose(clean) != choose(noisy)))
+    stated, error = family.descriptors["bayes_risk"]["task1"], family.descriptors["bayes_risk_se"]["task1"]
+    assert 0 < error < 0.005 and family.descriptors["risk_metric"] == "error"
+    assert abs(measured - stated) < 4 * error + 4 * np.sqrt(measured * (1 - measured) / len(x))
+
+
+@pytest.mark.parametrize(
+    "knobs, culprit", [({"family": "convex"}, "family='convex'"), ({"feature_relatedness": 0.5},
+                                                                   "feature_relatedness=0.5"),
+                       ({"family": "teacher", "feature_dim": 21}, "feature_dim=21"),
+                       ({"concept_shift": 2.0}, "concept_shift=2.0"), ({"feature_map": "relu"}, "feature_map='relu'")])
+def test_check_knobs_names_the_culprit(knobs, culprit):
+    from bench.data.synthetic import check_knobs
+
+    with pytest.raises(FamilyError, match=f"{culprit} is invalid"):
+        check_knobs(**knobs)
+
+
+def test_check_knobs_covers_unknown_knobs_and_the_target():
+    from bench.data.synthetic import check_knobs
+
+    with pytest.raises(FamilyError, match="synthetic data: got an unexpected keyword argument 'relatednes'"):
+        check_knobs(relatednes=0.5)
+    with pytest.raises(FamilyError, match="data.target='task9' is not a task"):
+        check_knobs(target="task9")
+    assert check_knobs(family="teacher")["n_train"] == 64  # the defaults filled in

@@ -21,7 +21,8 @@ def test_the_shift_study_varies_only_the_shift_over_every_regime_and_strategy():
     assert set(params) == {"regime", "data.covariate_shift"}
     shifted, unshifted = (draw_family(OmegaConf.merge(cfg.data, {"covariate_shift": s}), seed=0) for s in (4.0, 0.0))
     assert [len(t.train) for t in shifted.tasks] == [32, 256, 256, 256]
-    assert shifted.knobs["relatedness"] == unshifted.knobs["relatedness"] == 0.75
+    assert shifted.knobs["relatedness"] == unshifted.knobs["relatedness"] == 1.0
+    assert shifted.knobs["concept_shift"] == 1.0 and shifted.knobs["family"] == "teacher"  # the function moves too
     source, target = shifted.sources[0].train.x, shifted.target.train.x
     assert (source.mean(0) - target.mean(0)).norm() > 2.0  # the sources moved away; the target did not
     assert (shifted.target.test.x == unshifted.target.test.x).all()

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from bench.report.excess import bayes_frame
 from bench.report.stats import bootstrap_ci
 from bench.results import runs_table, tidy
 
@@ -32,6 +33,7 @@ class StudyData:
     tidy: pd.DataFrame
     knobs: list[str]
     notes: tuple[str, ...] = ()  # how the study's records were read: rotated targets, null knobs
+    bayes: pd.DataFrame | None = None  # each run's and task's Bayes risk, where its family states one (excess.py)
 
     @property
     def keys(self) -> list[str]:
@@ -82,7 +84,7 @@ def study_data(name: str, records: list[dict]) -> StudyData:
         knobs = [k for k in knobs if k != ROTATION_KNOB]
         data = _collapse_rotation(data, rotated)
         notes.insert(0, _rotation_note(records, rotated))
-    return StudyData(name, runs, data, knobs, tuple(notes))
+    return StudyData(name, runs, data, knobs, tuple(notes), bayes_frame(records))
 
 
 def _rotation(records: list[dict]) -> list[str]:

@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 
 from bench.report.aggregate import BASELINE, StudyData, target_scores
+from bench.report.excess import claim_evidence, task_risks
 from bench.report.paired import measured_differences, seed_differences, summarize_differences
 from bench.report.stats import bootstrap_ci, slope
 
@@ -199,6 +200,7 @@ def evaluate_claim(claim: Claim, studies: dict[str, StudyData]) -> list[dict]:
         return [_row(claim, arm, verdict="inconclusive", note=f"`{claim.knob}` takes one value in the study")
                 for arm in claim.arms]
     differences = claim_differences(claim, study)
+    risks, scope = task_risks(study.tidy, study.bayes), "every_task" if claim.measure == "delta_m" else "target"
     rows = []
     for arm in claim.arms:
         mine = differences[differences["arm"] == arm]
@@ -214,6 +216,7 @@ def evaluate_claim(claim: Claim, studies: dict[str, StudyData]) -> list[dict]:
             low_knob=ends[claim.knob].iloc[0], low=_interval(ends.iloc[0]),
             high_knob=ends[claim.knob].iloc[-1], high=_interval(ends.iloc[-1]),
             note="" if len(changes) >= MIN_SEEDS else f"only {len(changes)} seeds with both ends",
+            excess=claim_evidence(risks, study.keys, claim.knob, arm, scope),
         ))
     return rows
 

@@ -79,11 +79,12 @@ def delta_m(task_scores: pd.DataFrame, keys: list[str], baseline: str = BASELINE
     return frame.dropna(subset=["difference"])
 
 
-def summarize_differences(differences: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
+def summarize_differences(differences: pd.DataFrame, keys: list[str], tests: bool = True) -> pd.DataFrame:
     """Mean paired difference, 95% bootstrap CI, Wilcoxon p and Holm-adjusted p per arm and condition (and
     metric, and task, where ``differences`` has those columns).
 
-    The Holm family is the whole table: every comparison in it.
+    The Holm family is the whole table: every comparison in it. ``tests=False`` leaves the p-values out
+    (NaN) for a caller that reads the intervals only: a Wilcoxon test costs more than a bootstrap.
     """
     by = [*keys, *[c for c in ("metric", "task") if c in differences.columns and c not in keys]]
     extra = [c for c in ("n_tasks", "n_left_out") if c in differences.columns]
@@ -92,7 +93,8 @@ def summarize_differences(differences: pd.DataFrame, keys: list[str]) -> pd.Data
         values = group["difference"].to_numpy()
         low, high = bootstrap_ci(values)
         rows.append({"arm": arm, **dict(zip(by, condition, strict=True)), "mean": values.mean(),
-                     "ci_low": low, "ci_high": high, "n_pairs": len(values), "p": wilcoxon_p(values),
+                     "ci_low": low, "ci_high": high, "n_pairs": len(values),
+                     "p": wilcoxon_p(values) if tests else np.nan,
                      **{c: int(group[c].max() if c == "n_tasks" else group[c].sum()) for c in extra}})
     table = pd.DataFrame(rows, columns=["arm", *by, "mean", "ci_low", "ci_high", "n_pairs", "p", *extra])
     table["p_holm"] = holm(table["p"].to_numpy())

@@ -10,6 +10,7 @@ import pandas as pd
 from bench.report.aggregate import StudyData, missing_runs, study_data, summarize, target_scores, task_scores
 from bench.report.compute import compute_view
 from bench.report.diagnostics import transferability_report
+from bench.report.excess import EXCESS_RULE, SCOPES, excess_summary, excess_table, strength_warnings, task_risks
 from bench.report.methods import methods_report
 from bench.report.paired import (
     OUTCOMES,
@@ -39,14 +40,14 @@ EVERY_TASK_RULE = (
     "pooled across metrics: each metric has its own rows."
 )
 PER_TASK_ROWS = 20  # more tasks than this: a per-task figure and per_task.csv instead of a table row each
-MAX_PER_TASK_PANELS = 4  # conditions drawn in the per-task figure
+MAX_PER_TASK_PANELS = 4  # conditions drawn in the per-task figure (where it replaces the per-task table)
 OUTCOME_RULE = ("outcome: **win** / **loss** when the 95% CI of the paired difference lies above / below zero, "
                 "**tie** when it contains zero.")
 
 
 @dataclass
 class Figure:
-    path: Path  # the PNG; an SVG of the same name lies beside it
+    path: Path  # the PNG; an SVG of the same name lies beside it when the report was asked for one
     caption: str
 
 
@@ -67,20 +68,13 @@ class StudyReport:
     sections: list[Section]
     regime_map: Figure | None = None
     win_tie_loss: pd.DataFrame | None = None
+    decision: Section | None = None  # what to do (bench/report/decision.py): the page opens with it
 
 
-def _wilcoxon_floor(n_pairs: pd.Series) -> str:
-    n = int(n_pairs.max()) if len(n_pairs) else 0
-    if n == 0:
-        return ""
-    return (f" With {n} pairs the smallest possible two-sided Wilcoxon p is 2/2^{n} = {2 / 2 ** n:.3g}"
-            + (", so no p can pass 0.05 and the outcome rests on the CI." if 2 / 2 ** n >= 0.05 else "."))
-
-
-def _paired_caption(what: str, summary: pd.DataFrame) -> str:
+def _paired_caption(what: str) -> str:
+    """How to read a paired table; ``tables.difference_table`` adds which p-values can decide."""
     return (f"{what} Mean over seeds with a 95% bootstrap CI; only seeds where both arms finished "
-            f"enter (n pairs). p: two-sided Wilcoxon signed-rank test; Holm-adjusted over the {len(summary)} "
-            f"comparisons of this table. {OUTCOME_RULE}{_wilcoxon_floor(summary['n_pairs'])}")
+            f"enter (n pairs). {OUTCOME_RULE}")
 
 
 def _x_and_facet(knobs: list[str], knob: str) -> str | None:
@@ -182,7 +176,7 @@ def _code_section(records: list[dict]) -> Section | None:
 
 
 def build_study(name: str, records: list[dict], folder: Path) -> StudyReport:
-    """Compute, draw and write one study's tables (Markdown, LaTeX), figures (PNG, SVG) and tidy CSV."""
+    """Compute, draw and write one study's tables (Markdown, LaTeX), figures (PNG) and tidy CSV."""
     study = study_data(name, records)
     figures, tables = folder, folder / "tables"  # figures beside the study's README.md, as before
     figures.mkdir(parents=True, exist_ok=True)
@@ -223,7 +217,8 @@ def build_study(name: str, records: list[dict], folder: Path) -> StudyReport:
 
 
 def _result_sections(study: StudyData, figures: Path, report: StudyReport) -> list[Section]:
-    sections = [_every_task_section(study, figures, report), _target_section(study, figures)]
+    sections = [_every_task_section(study, figures, report), _target_section(study, figures),
+                *_excess_sections(study, figures)]
     if len(study.knobs) == 2:
         sections.append(_map_section(study, target_scores(study.tidy), figures, report))
     sections.append(_ranking_section(study, figures))
@@ -257,9 +252,9 @@ def _every_task_section(study: StudyData, figures: Path, report: StudyReport) ->
         overall, keys, 4, "paired_every_task", "Every task: arm − STL (positive is better)",
         _paired_caption("Per seed, the mean over the tasks both runs report of the paired difference arm − STL "
                         "of each task's primary metric (STL − arm for an error metric), so positive is better; "
-                        "n tasks says over how many.", overall)))
+                        "n tasks says over how many.")))
     section.tables.append(difference_table(
-        delta, keys, 1, "delta_m", "Δm% against STL (positive is better)", _paired_caption(DELTA_M_RULE, delta)))
+        delta, keys, 1, "delta_m", "Δm% against STL (positive is better)", _paired_caption(DELTA_M_RULE)))
     section.tables.append(plain_table(
         outcomes, "task_outcomes", "Tasks won, tied and lost against STL",
         "Per task, the 95% bootstrap CI over seeds of its paired difference decides: win above zero, loss below, "
@@ -268,9 +263,12 @@ def _every_task_section(study: StudyData, figures: Path, report: StudyReport) ->
     if per_task["task"].nunique() <= PER_TASK_ROWS:
         section.tables.append(difference_table(
             per_task, keys, 4, "per_task", "Per task: arm − STL (positive is better)",
-            _paired_caption("Each task's paired difference arm − STL of its primary metric.", per_task)))
+            _paired_caption("Each task's paired difference arm − STL of its primary metric.")))
     conditions = per_task.groupby(keys).ngroups if len(per_task) else 0
-    if 0 < conditions <= MAX_PER_TASK_PANELS:
+    # The per-task figure shows the distribution over tasks where a table cannot: many tasks, or the one
+    # condition of a user's table; a few tasks over several conditions are in the per-task table.
+    many = per_task["task"].nunique() > PER_TASK_ROWS if len(per_task) else False
+    if 0 < conditions <= MAX_PER_TASK_PANELS and (many or conditions == 1):
         for metric, rows in per_task.groupby("metric"):
             path = plot_per_task(rows, keys, f"{study.name}: per-task {metric}, arm − STL",
                                  figures / f"per_task_{metric}")
@@ -281,8 +279,6 @@ def _every_task_section(study: StudyData, figures: Path, report: StudyReport) ->
         section.figures += _figures_by_knob(study, rows, f"every task {metric}: arm − STL", f"every_task_{metric}",
                                             figures, f"mean over tasks of the paired difference of {metric}",
                                             zero_line=True)
-    section.figures += _figures_by_knob(study, delta, "Δm% vs STL (positive is better)", "delta_m", figures,
-                                        "Δm% against STL", zero_line=True)
     counts = pd.concat([*(win_tie_loss(rows).assign(measure=f"every task: {metric}")
                           for metric, rows in overall.groupby("metric")),
                         win_tie_loss(delta).assign(measure="Δm%")]).fillna(0)
@@ -340,7 +336,7 @@ def _target_section(study: StudyData, figures: Path) -> Section:
     section.tables.append(difference_table(
         target, keys, 3, "paired_target", f"Target-task {metric}: arm − STL",
         _paired_caption(f"Paired difference arm − STL of the target task's test {metric}, seed by seed "
-                        "(positive: the arm beats STL; STL − arm for an error metric).", target)))
+                        "(positive: the arm beats STL; STL − arm for an error metric).")))
     gaps = negative_transfer(target)
     if len(gaps):
         transfer = per_seed[per_seed["arm"].isin(gaps["arm"])]  # every transfer run's own gap, seed by seed
@@ -363,9 +359,29 @@ def _target_section(study: StudyData, figures: Path) -> Section:
             "seed: negative_transfer_runs.csv.", keys))
     section.figures += _figures_by_knob(study, summary, f"target test {metric}", "score", figures,
                                         f"target {metric}", zero_line=False)
-    section.figures += _figures_by_knob(study, target, f"target {metric}: arm − STL", "difference", figures,
-                                        f"paired difference of the target {metric} (arm − STL)", zero_line=True)
     return section
+
+
+def _excess_sections(study: StudyData, figures: Path) -> list[Section]:
+    """The strength check (a section of its own when it warns) and, where the family states a Bayes risk,
+    every arm's excess risk over it (bench/report/excess.py)."""
+    risks = task_risks(study.tidy, study.bayes)
+    warnings = strength_warnings(risks, study.keys)
+    sections = [Section("Strength check ⚠", warnings)] if warnings else []
+    if risks.empty or risks["bayes"].isna().any():
+        return sections
+    section = Section("Excess risk over the Bayes risk", [EXCESS_RULE] + (
+        [] if warnings else ["Strength check passed: tuned STL beats the best classical anchor at the largest "
+                             "size, and a neural arm beats per-task ridge somewhere."]))
+    for scope, what in SCOPES.items():
+        summary = excess_summary(risks, study.keys, scope)
+        section.tables.append(plain_table(excess_table(summary, study.keys), f"excess_{scope}",
+                                          f"Excess risk: {what}", "Per arm and condition, as the rule above says.",
+                                          study.keys))
+        section.figures += _figures_by_knob(study, summary.rename(columns={"excess": "mean"}), "excess risk (test − "
+                                            "Bayes)", f"excess_{scope}", figures, f"excess risk on {what}", False)
+    sections.append(section)
+    return sections
 
 
 def _map_section(study: StudyData, scores: pd.DataFrame, figures: Path, report: StudyReport) -> Section:

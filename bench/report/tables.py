@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pandas as pd
 
+P_LEVEL = 0.05  # the level a p-value is read at
+
 
 @dataclass(frozen=True)
 class Table:
@@ -19,17 +21,23 @@ class Table:
     caption: str
     frame: pd.DataFrame
 
+    def columns(self) -> list[str]:
+        return [str(column) for column in self.frame.columns]
+
+    def rows(self) -> list[list[str]]:
+        """Every cell as text (missing values empty), for a template to print (and escape)."""
+        return [["" if _missing(value) else str(value) for value in row]
+                for row in self.frame.itertuples(index=False, name=None)]
+
     def markdown(self) -> str:
-        return f"**{self.title}.** {self.caption}\n\n{self.frame.to_markdown(index=False)}\n"
+        shown = pd.DataFrame(self.rows(), columns=[markdown_text(c) for c in self.columns()])
+        shown = shown.map(markdown_text)
+        return (f"**{markdown_text(self.title)}.** {markdown_text(self.caption)}\n\n"
+                f"{shown.to_markdown(index=False)}\n")
 
     def latex(self) -> str:
         return self.frame.to_latex(index=False, escape=True, caption=f"{self.title}. {self.caption}",
                                    label=f"tab:{self.name}")
-
-    def html(self) -> str:
-        body = self.frame.to_html(index=False, escape=True, border=0, classes="data", na_rep="")
-        return f'<figure class="table"><figcaption><b>{_escape(self.title)}.</b> {_escape(self.caption)}' \
-               f"</figcaption>{_mark_outcomes(body)}</figure>"
 
     def write(self, folder: Path) -> None:
         """``<name>.md`` and ``<name>.tex`` in ``folder``."""
@@ -38,16 +46,19 @@ class Table:
         (folder / f"{self.name}.tex").write_text(self.latex())
 
 
-def _escape(text: str) -> str:
-    return html.escape(text).replace("**", "")
+def _missing(value) -> bool:
+    return value is None or (isinstance(value, float) and math.isnan(value))
 
 
-def _mark_outcomes(body: str) -> str:
-    """Colour the verdict words so a reader's eye finds them (CSS classes in the page's style sheet)."""
-    for word in ("win", "loss", "tie", "supported", "contradicted", "inconclusive", "not run", "descriptive",
-                 "no effect"):
-        body = body.replace(f"<td>{word}</td>", f'<td class="v-{word.replace(" ", "-")}">{word}</td>')
-    return body
+def markdown_text(text) -> str:
+    """Text for a Markdown file that no viewer turns into markup: ``<``, ``>`` and ``&`` become entities
+    outside `code` spans (inside one they are shown as typed, never live), a table's ``|`` is escaped and
+    line breaks become spaces."""
+    parts = str(text).replace("\r", " ").replace("\n", " ").split("`")
+    shown = [html.escape(part, quote=False) if index % 2 == 0 else part for index, part in enumerate(parts)]
+    if len(parts) % 2 == 0:  # an unmatched backtick opens no span: its tail is plain text too
+        shown[-1] = html.escape(parts[-1], quote=False)
+    return "`".join(shown).replace("|", "\\|").replace("](", "]\\(")
 
 
 def number(value: float, digits: int = 3) -> str:
@@ -88,12 +99,40 @@ def score_table(summary: pd.DataFrame, keys: list[str], expected: pd.Series, nam
     return Table(name, title or f"Target-task test {metric}", caption, wide.rename_axis(columns=None))
 
 
+def smallest_p(n_pairs: int, comparisons: int) -> tuple[float, float]:
+    """The smallest two-sided Wilcoxon signed-rank p that ``n_pairs`` can give (all differences of one sign:
+    2 / 2^n), and the smallest Holm-adjusted one over ``comparisons`` (Holm's first step multiplies it by m)."""
+    raw = 2.0 / 2.0 ** n_pairs if n_pairs else 1.0
+    return raw, min(1.0, comparisons * raw)
+
+
+def _p_columns(summary: pd.DataFrame) -> tuple[dict[str, pd.Series], str]:
+    """The p-value columns that can decide at ``P_LEVEL`` and the sentence that says how to read them: a
+    column whose smallest attainable value is not below the level is left out, and the sentence says why."""
+    n = int(summary["n_pairs"].max()) if len(summary) else 0
+    comparisons = int(summary["p"].notna().sum())
+    raw, adjusted = smallest_p(n, comparisons)
+    columns = {"p (Wilcoxon)": summary["p"].map(p_value), "p (Holm)": summary["p_holm"].map(p_value)}
+    if raw >= P_LEVEL:
+        return {}, (f" No p-value is shown: with at most {n} pairs the smallest two-sided Wilcoxon p is 2/2^{n} = "
+                    f"{raw:.3g}, never below {P_LEVEL}; the outcome rests on the CI.")
+    rule = (f" p: two-sided Wilcoxon signed-rank test (with {n} pairs it cannot fall below {raw:.3g})")
+    if adjusted >= P_LEVEL:
+        columns.pop("p (Holm)")
+        return columns, (f"{rule}. Its Holm adjustment over the {comparisons} comparisons of this table is left "
+                         f"out: it cannot fall below {comparisons} x {raw:.3g} = {adjusted:.3g}, so it could never "
+                         f"decide at {P_LEVEL}; the outcome rests on the CI.")
+    return columns, f"{rule}; p (Holm): adjusted over the {comparisons} comparisons of this table."
+
+
 def difference_table(summary: pd.DataFrame, keys: list[str], digits: int, name: str, title: str,
                      caption: str) -> Table:
-    """One row per arm and condition (and metric, task): mean paired difference [95% CI], n pairs, p, Holm p,
-    outcome; ``n tasks`` and ``n left out`` where the summary has them."""
+    """One row per arm and condition (and metric, task): mean paired difference [95% CI], n pairs, the
+    p-values that can decide (see ``_p_columns``), outcome; ``n tasks`` and ``n left out`` where the summary
+    has them."""
     extra = {"metric": "metric", "task": "task"}
     counts = {"n_tasks": "n tasks", "n_left_out": "n left out"}
+    p_columns, p_rule = _p_columns(summary)
     frame = pd.DataFrame({
         "arm": summary["arm"],
         **{key: summary[key].map(knob_text) for key in keys},
@@ -102,11 +141,10 @@ def difference_table(summary: pd.DataFrame, keys: list[str], digits: int, name: 
                                 zip(summary["mean"], summary["ci_low"], summary["ci_high"], strict=True)],
         "n pairs": summary["n_pairs"],
         **{label: summary[column] for column, label in counts.items() if column in summary},
-        "p (Wilcoxon)": summary["p"].map(p_value),
-        "p (Holm)": summary["p_holm"].map(p_value),
+        **p_columns,
         "outcome": summary["outcome"],
     })
-    return Table(name, title, caption, frame)
+    return Table(name, title, caption + p_rule, frame)
 
 
 def plain_table(frame: pd.DataFrame, name: str, title: str, caption: str, keys: list[str] = ()) -> Table:
@@ -150,6 +188,7 @@ def claims_view(claims: pd.DataFrame, rule: str) -> Table:
                      "arm": row["arm"], "change, smallest to largest knob [simultaneous CI]": change,
                      "verdict": row["verdict"], "overall vs STL": overall, "trend [95% CI]": measured,
                      "at the smallest knob": low, "at the largest knob": high,
+                     "excess risk": row["excess"] if isinstance(row.get("excess"), str) else "",
                      "note": row["note"] if isinstance(row.get("note"), str) else ""})
     levels = claims["level"].dropna() if "level" in claims else pd.Series(dtype=float)
     adjusted = f" Here k = {len(levels)}: each CI of the change and of overall is at {levels.iloc[0]:.2%}." \

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from bench.metrics import HIGHER_IS_BETTER, PRIMARY_METRIC
+from bench.metric_names import HIGHER_IS_BETTER, PRIMARY_METRIC
 from bench.results.schema import record_problem
 
 RUN_COLUMNS = ["run_id", "study", "regime", "strategy", "label", "seed", "status"]

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from bench.metrics import HIGHER_IS_BETTER
+from bench.metric_names import HIGHER_IS_BETTER
 from bench.results.records import SCHEMA_VERSION, STATUSES
 
 
