@@ -28,7 +28,7 @@ def _advise(arguments: list[str], advisor_file, tmp_path) -> int:
 def test_a_synthetic_family_gets_an_answer_with_probabilities_and_drivers(advisor_file, tmp_path, capsys):
     assert _advise([*TINY, "study_name=tiny"], advisor_file, tmp_path) == 0
     out = capsys.readouterr().out
-    assert "advice for synthetic-regression (3 tasks, target task0):" in out
+    assert "advice for teacher-regression (3 tasks, target task0):" in out
     assert "P(MTL beats STL by > 1 Δm% point) = " in out and "what drove P(" in out and "--confirm" in out
     advice = json.loads((tmp_path / "reports" / "tiny" / "advice.json").read_text())
     assert advice["regime"] in ("stl", "mtl", "tl") and len(advice["drivers"]) == 3
