@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 TORCH_SPEC ?= torch==2.13.0
 STAMP := $(VENV)/.installed
 
-.PHONY: bench bench-full bench-quick report test lint perf
+.PHONY: bench bench-full bench-quick report test lint perf advisor
 
 $(PY):
 	$(PYTHON_BOOT) -m venv $(VENV)
@@ -84,6 +84,21 @@ bench-quick: $(STAMP)
 	$(PY) -m bench.run -m +study=target_size seed=0 data.target_size=8,64,256
 	$(PY) -m bench.run -m +study=digits seed=0 data.target_size=10,100,null
 	$(PY) -m bench.report
+
+# The advisor (docs/advisor.md): the corpus studies (make bench's claim studies with their rotated transfer
+# targets, each finished run skipped, and the advisor's own conf/study/advisor_*.yaml), then the corpus
+# (descriptors, outcomes, a pilot per condition), the shipped advisor (bench/advise/data/advisor.json) and its leave-one-family-out validation (reports/advisor/).
+ADVISOR_STUDIES := relatedness target_size imbalance covariate_shift regime_map digits digits_shift \
+	advisor_synthetic_classification advisor_digits_tasks advisor_mnist_digits advisor_diabetes advisor_linnerud
+advisor: $(STAMP)
+	for study in $(ADVISOR_STUDIES); do $(PY) -m bench.run -m +study=$$study || echo "[advisor] $$study: failed jobs (listed above); its finished conditions still count"; done
+	for study in relatedness imbalance covariate_shift; do $(PY) -m bench.run -m +study=$$study $(ROTATE) || echo "[advisor] $$study, target in turn: failed jobs (listed above)"; done
+	$(PY) -m bench.run -m +study=advisor_digits_tasks regime=tl_full regime.pretrain=multi_task
+	$(PY) -m bench.run -m +study=advisor_digits_tasks regime=tl_probe regime.pretrain=multi_task
+	$(PY) -m bench.run -m +study=advisor_linnerud regime=tl_full,tl_probe data.target=Weight,Waist,Pulse
+	$(PY) -m bench.advise.corpus
+	$(PY) -m bench.advise.train
+	$(PY) -m bench.advise.validate
 
 report: $(STAMP)
 	$(PY) -m bench.report
