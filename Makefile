@@ -110,7 +110,7 @@ perf: $(STAMP)
 	$(PY) -m bench.perf
 
 test: $(STAMP)
-	$(PY) -m pytest
+	$(PY) -m pytest -n auto
 
 lint: $(STAMP)
 	$(PY) -m ruff check bench tests
