@@ -18,63 +18,67 @@ $(STAMP): pyproject.toml | $(PY)
 	$(PY) -m pip install --quiet -e ".[dev]"
 	touch $(STAMP)
 
-# Every claim study, the regime map and the capacity laboratory, with the scikit-learn anchors, each job
-# one population of the study's 10 paired seeds, every neural arm tuned first (conf/tuning/small.yaml). The
-# synthetic studies run on the nonlinear teacher (docs/laboratory.md); those whose target keeps its data
-# rotate transfer's target over task0 and task3 (the second line: transfer's target in turn). 280 jobs;
-# `make perf` measures how long they take here (reports/perf.md).
+# The claim studies on the synthetic teacher (claims 1-5; docs/laboratory.md) and digits 0-4 -> 5-9 (claim 4
+# on real images), with the scikit-learn anchors, each job one population of the study's 10 paired seeds, every
+# neural arm tuned first (conf/tuning/small.yaml); covariate_shift also trains transfer to task3 (the second
+# line: its TL rows read two targets). 141 jobs, under 10 minutes from a fresh clone on 2 cores. Traded for
+# that, openly (the report lists them as not run, and `make bench-full` runs them): the relatedness and
+# imbalance studies' rotated transfer targets, digits_shift, the regime map and the capacity laboratory
+# (all of make bench before took 18 minutes). A sweep with failed jobs (a diverged seed is a result: a failed
+# record) does not stop the others (the leading '-'): it lists them, the report flags them (n=k/K), and
+# running make bench again retries only those.
 ROTATE := regime=tl_full,tl_probe data.target=task3
 bench: $(STAMP)
-	$(PY) -m bench.run -m +study=relatedness
-	$(PY) -m bench.run -m +study=relatedness $(ROTATE)
-	$(PY) -m bench.run -m +study=target_size
-	$(PY) -m bench.run -m +study=imbalance
-	$(PY) -m bench.run -m +study=imbalance $(ROTATE)
-	$(PY) -m bench.run -m +study=covariate_shift
-	$(PY) -m bench.run -m +study=covariate_shift $(ROTATE)
-	$(PY) -m bench.run -m +study=digits
-	$(PY) -m bench.run -m +study=digits_shift
-	$(PY) -m bench.run -m +study=regime_map
-	$(PY) -m bench.run -m +study=capacity
+	-$(PY) -m bench.run -m +study=relatedness
+	-$(PY) -m bench.run -m +study=target_size
+	-$(PY) -m bench.run -m +study=imbalance
+	-$(PY) -m bench.run -m +study=covariate_shift
+	-$(PY) -m bench.run -m +study=covariate_shift $(ROTATE)
+	-$(PY) -m bench.run -m +study=digits
 	$(PY) -m bench.report
 
 # `make bench` with 20 paired seeds and the larger tuning budget (conf/tuning/full.yaml: new choices, so every
 # seed trains again; the report compares each arm under its largest budget), plus the method studies.
 FULL := tuning=full 'seed=[0,1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19]'
 bench-full: bench
-	$(PY) -m bench.run -m +study=relatedness $(FULL)
-	$(PY) -m bench.run -m +study=target_size $(FULL)
-	$(PY) -m bench.run -m +study=imbalance $(FULL)
-	$(PY) -m bench.run -m +study=covariate_shift $(FULL)
-	$(PY) -m bench.run -m +study=digits $(FULL)
-	$(PY) -m bench.run -m +study=digits_shift $(FULL)
-	$(PY) -m bench.run -m +study=regime_map $(FULL)
-	$(PY) -m bench.run -m +study=capacity $(FULL)
-	$(PY) -m bench.run -m +study=noise $(FULL)
-	$(PY) -m bench.run -m +study=relatedness regime=hgb $(FULL)  # trees: slow (56 s of job time per study)
-	$(PY) -m bench.run -m +study=target_size regime=hgb $(FULL)
-	$(PY) -m bench.run -m +study=imbalance regime=hgb $(FULL)
-	$(PY) -m bench.run -m +study=covariate_shift regime=hgb $(FULL)
-	$(PY) -m bench.run -m +study=regime_map regime=hgb $(FULL)
-	$(PY) -m bench.run -m +study=target_size regime=tl_lp_ft,tl_l2_sp,tl_partial,tl_bss $(FULL)
-	$(PY) -m bench.run -m +study=digits regime=tl_lp_ft,tl_l2_sp,tl_partial,tl_bss $(FULL)
-	$(PY) -m bench.run -m +study=covariate_shift regime=tl_lp_ft,tl_l2_sp,tl_partial,tl_bss $(FULL)
-	$(PY) -m bench.run -m +study=relatedness regime=tl_full,tl_probe data.target=task1,task2,task3 $(FULL)  # target in turn
-	$(PY) -m bench.run -m +study=imbalance regime=tl_full,tl_probe data.target=task1,task2,task3 $(FULL)
-	$(PY) -m bench.run -m +study=covariate_shift regime=tl_full,tl_probe data.target=task1,task2,task3 $(FULL)
-	$(PY) -m bench.run -m +study=noise regime=tl_full,tl_probe data.target=task1,task2,task3 $(FULL)
-	$(PY) -m bench.run -m +study=mnist_digits $(FULL)
-	$(PY) -m bench.run -m +study=digits 'data.source_digits=[5,6,7,8,9]' $(FULL)  # its same-class positive control
-	$(PY) -m bench.run -m +study=shift $(FULL)
-	$(PY) -m bench.run -m +study=weighting $(FULL)
-	$(PY) -m bench.run -m +study=weighting regime=mtl weighting=static \
+	-$(PY) -m bench.run -m +study=relatedness $(ROTATE)
+	-$(PY) -m bench.run -m +study=imbalance $(ROTATE)
+	-$(PY) -m bench.run -m +study=digits_shift
+	-$(PY) -m bench.run -m +study=regime_map
+	-$(PY) -m bench.run -m +study=capacity
+	-$(PY) -m bench.run -m +study=relatedness $(FULL)
+	-$(PY) -m bench.run -m +study=target_size $(FULL)
+	-$(PY) -m bench.run -m +study=imbalance $(FULL)
+	-$(PY) -m bench.run -m +study=covariate_shift $(FULL)
+	-$(PY) -m bench.run -m +study=digits $(FULL)
+	-$(PY) -m bench.run -m +study=digits_shift $(FULL)
+	-$(PY) -m bench.run -m +study=regime_map $(FULL)
+	-$(PY) -m bench.run -m +study=capacity $(FULL)
+	-$(PY) -m bench.run -m +study=noise $(FULL)
+	-$(PY) -m bench.run -m +study=relatedness regime=hgb $(FULL)  # trees: slow (56 s of job time per study)
+	-$(PY) -m bench.run -m +study=target_size regime=hgb $(FULL)
+	-$(PY) -m bench.run -m +study=imbalance regime=hgb $(FULL)
+	-$(PY) -m bench.run -m +study=covariate_shift regime=hgb $(FULL)
+	-$(PY) -m bench.run -m +study=regime_map regime=hgb $(FULL)
+	-$(PY) -m bench.run -m +study=target_size regime=tl_lp_ft,tl_l2_sp,tl_partial,tl_bss $(FULL)
+	-$(PY) -m bench.run -m +study=digits regime=tl_lp_ft,tl_l2_sp,tl_partial,tl_bss $(FULL)
+	-$(PY) -m bench.run -m +study=covariate_shift regime=tl_lp_ft,tl_l2_sp,tl_partial,tl_bss $(FULL)
+	-$(PY) -m bench.run -m +study=relatedness regime=tl_full,tl_probe data.target=task1,task2,task3 $(FULL)  # target in turn
+	-$(PY) -m bench.run -m +study=imbalance regime=tl_full,tl_probe data.target=task1,task2,task3 $(FULL)
+	-$(PY) -m bench.run -m +study=covariate_shift regime=tl_full,tl_probe data.target=task1,task2,task3 $(FULL)
+	-$(PY) -m bench.run -m +study=noise regime=tl_full,tl_probe data.target=task1,task2,task3 $(FULL)
+	-$(PY) -m bench.run -m +study=mnist_digits $(FULL)
+	-$(PY) -m bench.run -m +study=digits 'data.source_digits=[5,6,7,8,9]' $(FULL)  # its same-class positive control
+	-$(PY) -m bench.run -m +study=shift $(FULL)
+	-$(PY) -m bench.run -m +study=weighting $(FULL)
+	-$(PY) -m bench.run -m +study=weighting regime=mtl weighting=static \
 		'weighting.weights=[0.1,0.9],[0.25,0.75],[0.5,0.5],[0.75,0.25],[0.9,0.1]' $(FULL)
-	$(PY) -m bench.run -m +study=balance $(FULL)
-	$(PY) -m bench.run -m +study=imbalance regime=mtl regime.sampling=proportional,temperature $(FULL)
-	$(PY) -m bench.run -m +study=relatedness regime=stl,mtl,tl_full model=mmoe study_name=relatedness_mmoe $(FULL)
-	$(PY) -m bench.run -m +study=relatedness regime=stl,mtl,tl_full model=cross_stitch \
+	-$(PY) -m bench.run -m +study=balance $(FULL)
+	-$(PY) -m bench.run -m +study=imbalance regime=mtl regime.sampling=proportional,temperature $(FULL)
+	-$(PY) -m bench.run -m +study=relatedness regime=stl,mtl,tl_full model=mmoe study_name=relatedness_mmoe $(FULL)
+	-$(PY) -m bench.run -m +study=relatedness regime=stl,mtl,tl_full model=cross_stitch \
 		study_name=relatedness_cross_stitch $(FULL)
-	$(PY) -m bench.run -m +study=balance data.imbalance=1 data.target_size=256,128,64,32,16,8,4 \
+	-$(PY) -m bench.run -m +study=balance data.imbalance=1 data.target_size=256,128,64,32,16,8,4 \
 		study_name=balance_small_target $(FULL)
 	$(PY) -m bench.report
 
