@@ -72,3 +72,14 @@ def test_a_transfer_arm_with_a_variant_still_answers_for_tl():
     outcomes = condition_outcomes("toy", records)
     assert (outcomes["tl_beats"] == 1).all()
     assert "tl-full[pretrain=multi_task]" in outcomes["configs"].iloc[0]
+
+
+def test_a_pilot_re_runs_a_tuned_stl_record_untuned():
+    """A record of STL tuned per task holds ``trainer.per_task`` (tuning's, not a trainer key): its pilot job
+    composes without it, at the trainer's own settings for the rest."""
+    from bench.advise.pilot import from_record
+
+    trainer = {"max_steps": 300, "lr": 0.1, "weight_decay": 0.01,
+               "per_task": {"task0": {"lr": 0.1, "weight_decay": 0.01}}}
+    cfg = from_record({"data": {"n_tasks": 2}, "model": {"width": 8}, "regime": {"name": "stl"}, "trainer": trainer})
+    assert cfg.trainer.max_steps == 300 and "per_task" not in cfg.trainer

@@ -53,7 +53,8 @@ def from_record(config: dict) -> DictConfig:
     with open_dict(cfg):
         for key in ("data", "model", "regime"):
             cfg[key] = OmegaConf.create(config[key])
-        cfg.trainer = OmegaConf.merge(cfg.trainer, config["trainer"])
+        # a tuned STL run's per-task settings are tuning's, not a trainer key: the pilot trains untuned
+        cfg.trainer = OmegaConf.merge(cfg.trainer, {k: v for k, v in config["trainer"].items() if k in cfg.trainer})
     return cfg
 
 
