@@ -45,6 +45,13 @@ def test_wilcoxon_matches_the_exact_null_distribution():
     assert math.isnan(wilcoxon_p([0.0, 0.0, 0.0]))
 
 
+@pytest.mark.parametrize("values", [[0.3, -0.1, 0.3, 0.2, -0.1, 0.5, 0.3, 0.2, 0.2, -0.4],  # ties: permutation
+                                    [0.31, -0.12, 0.05, 0.22, -0.08, 0.51, 0.34, 0.27, 0.19, -0.41],
+                                    [1.0, 1.0, 1.0, -1.0]])
+def test_wilcoxon_is_scipy_s_exact_answer_with_and_without_ties(values):
+    assert wilcoxon_p(values) == pytest.approx(float(stats.wilcoxon(values).pvalue), abs=1e-12)
+
+
 def test_holm_on_a_hand_example():
     # Sorted 0.005, 0.01, 0.03, 0.04 times 4, 3, 2, 1 = 0.02, 0.03, 0.06, 0.04 -> monotone 0.02, 0.03, 0.06, 0.06.
     assert holm([0.01, 0.04, 0.03, 0.005]) == pytest.approx([0.03, 0.06, 0.06, 0.02])
