@@ -38,6 +38,7 @@ import copy
 import json
 import os
 import platform
+import re
 import shlex
 import subprocess
 import sys
@@ -60,13 +61,18 @@ GRID_8 = ["tuning.trials=8", "tuning.space={trainer.lr:[0.001,0.003,0.01,0.03],t
 
 
 def recipe_sweeps(target: str, makefile: Path = MAKEFILE) -> list[list[str]]:
-    """The overrides of each ``bench.run -m`` sweep in a Makefile target's recipe (what ``make TARGET`` runs)."""
+    """The overrides of each ``bench.run -m`` sweep in a Makefile target's recipe (what ``make TARGET`` runs),
+    the Makefile's own variables (``ROTATE := ...``) expanded."""
+    lines = makefile.read_text().splitlines()
+    variables = dict(re.findall(r"^([A-Z_]+) *:?= *(.*)$", "\n".join(lines), flags=re.MULTILINE))
     sweeps, in_recipe = [], False
-    for line in makefile.read_text().splitlines():
+    for line in lines:
         if not line.startswith("\t"):
             in_recipe = line.startswith(f"{target}:")
         elif in_recipe and "-m bench.run -m " in line:
-            sweeps.append(shlex.split(line.split("-m bench.run -m ", 1)[1]))
+            overrides = re.sub(r"\$\(([A-Z_]+)\)", lambda m: variables.get(m.group(1), m.group(0)),
+                               line.split("-m bench.run -m ", 1)[1])
+            sweeps.append(shlex.split(overrides.split(" #", 1)[0]))
     if not sweeps:
         raise ValueError(f"{makefile}: target {target!r} runs no `bench.run -m` sweep")
     return sweeps

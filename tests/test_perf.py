@@ -30,3 +30,15 @@ def test_the_report_figure_is_skipped_without_records(tmp_path):
     (tmp_path / "experiments" / ".tuning").mkdir(parents=True)  # hidden folders hold no run records
     assert measure_report(tmp_path / "experiments", tmp_path) is None
     assert measure_report(tmp_path / "nowhere", tmp_path) is None
+
+
+def test_the_sweeps_of_a_make_target_expand_its_variables_and_drop_comments(tmp_path):
+    from bench.perf import recipe_sweeps
+
+    makefile = tmp_path / "Makefile"
+    makefile.write_text("ROTATE := regime=tl_full data.target=task3\nFULL := 'seed=[0,1]'\n"
+                        "bench: stamp\n\t-$(PY) -m bench.run -m +study=a\n\t-$(PY) -m bench.run -m +study=a $(ROTATE)\n"
+                        "\t$(PY) -m bench.report\nfull: bench\n\t$(PY) -m bench.run -m +study=b $(FULL)  # slow\n")
+    assert recipe_sweeps("bench", makefile) == [["+study=a"], ["+study=a", "regime=tl_full", "data.target=task3"]]
+    assert recipe_sweeps("full", makefile) == [["+study=b", "seed=[0,1]"]]
+    assert len(recipe_sweeps("bench")) == 6  # the project's own make bench
