@@ -333,3 +333,17 @@ def test_every_arm_knob_names_a_real_arm_and_a_key_it_has(budget):
                 assert OmegaConf.select(cfg, key) is not None, (arm, key)
                 chosen = stage.with_setting(cfg, {key: values[0]}, arm)
                 assert OmegaConf.select(chosen, key) == values[0]
+
+
+def test_an_arm_whose_every_common_setting_fails_gets_one_line_not_a_crash(monkeypatch):
+    """With an own knob, the second step starts from the best common setting; where every common setting
+    failed (a weighting that raised on each) there is none, and the choice says so in one TuningError."""
+    failed = [{"status": "failed", "seed": 1000, "error": "ValueError: the solver failed"}]
+    monkeypatch.setattr(stage, "_train_trials", lambda cfg, settings, arm, train: [failed for _ in settings])
+    cfg = OmegaConf.create({"tuning": {"objective": "every_task"}, "regime": {"c": 0.4}})
+    common, own = [Dimension("trainer.lr", (0.001, 0.01))], [Dimension("regime.c", (0.1, 0.4, 0.8))]
+    pending = {0: {"arm": "mtl/cagrad", "tuning": {"seeds": [1000], "objective": "every_task", "own": {"c": 1}}}}
+    trials = stage._search(cfg, "mtl/cagrad", common, own, pending, train=None)
+    assert len(trials[0]) == 2 and all(math.isnan(t["value"]) for t in trials[0])  # the own step did not run
+    with pytest.raises(TuningError, match="every one of 2 settings failed.*the solver failed"):
+        stage._store(Path("unused"), 0, pending[0], common + own, trials[0], 1.0)

@@ -324,3 +324,13 @@ def test_docstring_examples():
 
     from bench.weighting import solvers
     assert doctest.testmod(solvers).failed == 0
+
+
+@pytest.mark.parametrize("weighting", [lambda: W.CAGrad(0.4), lambda: W.MGDA("none"), lambda: W.NashMTL()])
+def test_a_diverging_member_s_non_finite_gradient_is_no_step_not_an_error(weighting):
+    """An overflowing gradient (a member at too high a learning rate) once made CAGrad's root finder raise,
+    failing every member of its population; the member now takes no shared step and its loss fails it."""
+    method = weighting()
+    jacobian = torch.tensor([[1.0, 2.0, 3.0], [float("inf"), 1.0, 0.0]])
+    update, weights = method.aggregate(0, jacobian, torch.tensor([1.0, 2.0]))
+    assert torch.equal(update, torch.zeros(3)) and torch.equal(weights, torch.zeros(2, dtype=torch.float64))

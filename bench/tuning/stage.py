@@ -215,10 +215,11 @@ def _search(cfg: DictConfig, arm: str, common: list[Dimension], own: list[Dimens
                                   **_trial(records, pending[index]["tuning"]["objective"])})
 
     run([(index, {**setting, **configured}) for index in pending for setting in grid(common)], "common grid")
-    if own:
+    if own:  # a set whose every common setting failed has no best one: _store says so in one line
         others = [point for point in grid(own) if point != configured]
+        ready = [index for index in pending if any(not math.isnan(t["value"]) for t in trials[index])]
         run([(index, {**_best(trials[index], lambda t: t["value"])["setting"], **point})
-             for index in pending for point in others], "own knob")
+             for index in ready for point in others], "own knob")
     return trials
 
 

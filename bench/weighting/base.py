@@ -100,7 +100,9 @@ class GradientWeighting(Weighting):
         and the ``[T]`` weights it used: by default ``w = self.weigh(member, J Jᵀ, losses)``, ``wᵀ J``."""
         exact = jacobian.double()
         gramian = (exact @ exact.T).cpu().numpy()  # T x T in float64: solvers (quadprog, scipy) run on the CPU
-        if not np.trace(gramian) > 0:  # every task gradient is zero: no direction to weigh
+        # Every task gradient zero, or one not finite (the member is diverging: its loss says so at the next
+        # check, and a solver would fail the whole population on it): no direction to weigh.
+        if not (np.isfinite(gramian).all() and np.trace(gramian) > 0):
             return torch.zeros_like(jacobian[0]), torch.zeros(len(gramian), dtype=torch.float64)
         weights = torch.from_numpy(np.asarray(self.weigh(member, gramian, losses.double().cpu().numpy())))
         return weights.to(jacobian) @ jacobian, weights
