@@ -334,3 +334,14 @@ def test_a_diverging_member_s_non_finite_gradient_is_no_step_not_an_error(weight
     jacobian = torch.tensor([[1.0, 2.0, 3.0], [float("inf"), 1.0, 0.0]])
     update, weights = method.aggregate(0, jacobian, torch.tensor([1.0, 2.0]))
     assert torch.equal(update, torch.zeros(3)) and torch.equal(weights, torch.zeros(2, dtype=torch.float64))
+
+
+def test_a_task_whose_gradient_is_exactly_zero_takes_the_weight_of_the_hull_s_nearest_point():
+    """Measured in the weighting study (a population of 12 at relatedness 0): one member's task gradient was
+    exactly zero, CAGrad's QP returned nothing on its scaled simplex and Brent's method raised on NaN, failing
+    all 12. The zero gradient is the hull's point nearest the origin: MGDA and CAGrad put their weight on it."""
+    from bench.weighting.solvers import cagrad_dual, min_norm
+
+    gramian = np.array([[0.0, 0.0], [0.0, 4.75e-07]])
+    for solution in (min_norm(gramian), cagrad_dual(gramian, 0.4)):
+        assert np.allclose(solution.weights, [1.0, 0.0])

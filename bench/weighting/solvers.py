@@ -56,7 +56,12 @@ def _simplex_constraints(norms: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _on_simplex(z: np.ndarray, norms: np.ndarray) -> np.ndarray:
+    """The weights ``z_t / n_t`` normalised. Where a gradient is zero the simplex constraint's scale is its
+    norm's floor (NEGLIGIBLE of the largest) and quadprog may return ``z = 0``: the zero gradient is then the
+    hull's point nearest the origin, and it takes the whole weight."""
     weights = np.clip(z / norms, 0.0, None)
+    if not weights.sum() > 0:
+        weights = (norms == norms.min()).astype(float)
     return weights / weights.sum()
 
 
